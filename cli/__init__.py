@@ -1,0 +1,1 @@
+"""The ``trilha`` command: a thin adapter over :class:`ledger.service.Ledger`."""

@@ -1,0 +1,232 @@
+"""The log itself: checkpoints, proofs, verification, export/import and the benchmark."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import IO, Any
+
+import click
+
+from cli.context import EXIT_FINDINGS, Context, errors_as_exit, pass_context
+from cli.output import pairs
+from ledger.domain.note import NoteVerifier
+from ledger.errors import ConfigurationError, ValidationError
+from ledger.service import read_jsonl, run_verification
+from ledger.verification import Report
+
+
+def _verifier(vkey: str | None) -> NoteVerifier | None:
+    from cli.setup_commands import vkey_path
+
+    if vkey is None:
+        path = vkey_path()
+        if not path.exists():
+            return None
+        vkey = path.read_text(encoding="utf-8").strip()
+    elif Path(vkey).exists():
+        vkey = Path(vkey).read_text(encoding="utf-8").strip()
+    return NoteVerifier.from_vkey(vkey)
+
+
+@click.group()
+def checkpoint() -> None:
+    """Signed checkpoints of the log (C2SP tlog-checkpoint notes)."""
+
+
+@checkpoint.command("sign")
+@pass_context
+def checkpoint_sign(context: Context) -> None:
+    """Sign the current tree head with the operator key."""
+    from cli.setup_commands import note_signer
+
+    with errors_as_exit():
+        note = context.ledger().sign_checkpoint(note_signer(context))
+        context.emit({"note": note}, lambda: click.echo(note, nl=False))
+
+
+@checkpoint.command("show")
+@click.option("--size", type=int, default=None, help="A given tree size (default: latest).")
+@pass_context
+def checkpoint_show(context: Context, size: int | None) -> None:
+    """Print a stored checkpoint note."""
+    with errors_as_exit():
+        stored = context.ledger().store.checkpoint(size)
+        if stored is None:
+            raise ValidationError("no checkpoint has been signed yet (trilha checkpoint sign)")
+        context.emit({"size": stored.size, "root_hash": stored.root_hash.hex(),
+                      "note": stored.note, "signed_at": stored.signed_at},
+                     lambda: click.echo(stored.note, nl=False))
+
+
+@click.group()
+def proof() -> None:
+    """Merkle proofs (RFC 6962) for auditors."""
+
+
+@proof.command("inclusion")
+@click.argument("seq", type=int)
+@click.option("--size", type=int, default=None, help="Tree size (default: current).")
+@pass_context
+def proof_inclusion(context: Context, seq: int, size: int | None) -> None:
+    """Inclusion proof of entry SEQ in the tree of the given size."""
+    with errors_as_exit():
+        p = context.ledger().inclusion_proof(seq, size)
+        data = {"seq": p.seq, "tree_size": p.tree_size, "leaf_hash": p.leaf_hash.hex(),
+                "path": [h.hex() for h in p.path], "root_hash": p.root_hash.hex()}
+        context.emit(data)
+
+
+@proof.command("consistency")
+@click.argument("old_size", type=int)
+@click.argument("new_size", type=int, required=False)
+@pass_context
+def proof_consistency(context: Context, old_size: int, new_size: int | None) -> None:
+    """Consistency proof between two tree sizes."""
+    with errors_as_exit():
+        ledger = context.ledger()
+        new = ledger.size() if new_size is None else new_size
+        path = ledger.consistency_proof(old_size, new)
+        context.emit({"old_size": old_size, "new_size": new,
+                      "old_root": ledger.root(old_size).hex(),
+                      "new_root": ledger.root(new).hex(), "path": [h.hex() for h in path]})
+
+
+def _print_report(context: Context, report: Report) -> None:
+    data = {"ok": report.ok, "entries": report.entries, "tree_size": report.tree_size,
+            "root_hash": report.root_hash.hex(), "checkpoints_checked":
+            report.checkpoints_checked, "findings": [
+                {"seq": f.seq, "entry_hash": f.entry_hash, "lot": f.lot, "rule": f.rule,
+                 "message": f.message} for f in report.findings]}
+
+    def human() -> None:
+        for finding in report.findings:
+            click.echo(str(finding))
+        verdict = "OK" if report.ok else f"{len(report.findings)} findings"
+        pairs([("entries", report.entries), ("root", report.root_hash.hex()),
+               ("checkpoints checked", report.checkpoints_checked), ("result", verdict)])
+
+    context.emit(data, human)
+    if not report.ok:
+        sys.exit(EXIT_FINDINGS)
+
+
+@click.command()
+@click.option("--jsonl", "jsonl", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Verify an exported JSON Lines file instead of the database.")
+@click.option("--vkey", default=None, help="Operator verifier key (text or file); default: "
+              "the keys folder's operator.vkey.")
+@click.option("--checkpoint", "checkpoints", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Signed checkpoint note files to check the log against (with --jsonl).")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@pass_context
+def verify(context: Context, jsonl: Path | None, vkey: str | None,
+           checkpoints: tuple[Path, ...], workers: int) -> None:
+    """Re-check everything: hashes, links, signatures, rules and signed checkpoints."""
+    with errors_as_exit():
+        verifier = _verifier(vkey)
+        with click.progressbar(length=0, label="verifying", show_pos=True,
+                               file=sys.stderr) as bar:
+            def progress(done: int) -> None:
+                bar.update(done - bar.pos)
+
+            if jsonl is None:
+                report = context.ledger().verify(verifier, workers=workers, progress=progress)
+            else:
+                from ledger.domain.note import Checkpoint, open_note
+
+                if checkpoints and verifier is None:
+                    raise ConfigurationError("--checkpoint needs the operator's --vkey")
+                opened = [Checkpoint.from_text(open_note(p.read_text(encoding="utf-8"),
+                                                         [verifier]).body)
+                          for p in checkpoints if verifier is not None]
+                with jsonl.open("rb") as lines:
+                    report = run_verification(read_jsonl(lines), opened, workers=workers,
+                                              progress=progress)
+        _print_report(context, report)
+
+
+@click.command("export")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "epcis", "eudr-geojson"]),
+              default="jsonl", show_default=True)
+@click.option("--lot", "lot_id", default=None, help="Only one lot's history (epcis, eudr).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="File to write (default: standard output).")
+@pass_context
+def export(context: Context, fmt: str, lot_id: str | None, output: Path | None) -> None:
+    """Export the ledger: JSON Lines (every entry's canonical bytes), EPCIS or EUDR GeoJSON."""
+    with errors_as_exit():
+        ledger = context.ledger()
+        target: IO[bytes] = output.open("wb") if output else sys.stdout.buffer
+        try:
+            if fmt == "jsonl":
+                with click.progressbar(length=ledger.size(), label="exporting",
+                                       file=sys.stderr) as bar:
+                    for line in ledger.export_jsonl():
+                        target.write(line)
+                        bar.update(1)
+            else:
+                document = _export_other(ledger, fmt, lot_id)
+                target.write(json.dumps(document, ensure_ascii=False, indent=2).encode())
+                target.write(b"\n")
+        finally:
+            if output:
+                target.close()
+
+
+def _export_other(ledger: Any, fmt: str, lot_id: str | None) -> Any:
+    if fmt == "epcis":
+        from ledger.epcis import export_epcis
+
+        return export_epcis(ledger, lot_id)
+    from ledger.eudr import export_eudr_geojson
+
+    if lot_id is None:
+        raise ValidationError("--lot: the EUDR export is per lot", field="lot")
+    return export_eudr_geojson(ledger, lot_id)
+
+
+@click.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "epcis"]), default="jsonl",
+              show_default=True)
+@pass_context
+def import_(context: Context, path: Path, fmt: str) -> None:
+    """Import entries exported by another ledger (JSON Lines: verbatim, verified first)."""
+    with errors_as_exit():
+        ledger = context.ledger()
+        if fmt == "epcis":
+            from ledger.epcis import import_epcis
+
+            result = import_epcis(ledger, json.loads(path.read_text(encoding="utf-8")))
+            context.emit(result)
+            return
+        from ledger.wire.entries import load_entry
+
+        with path.open("rb") as lines:
+            entries = [load_entry(raw.body) for raw in read_jsonl(lines)]
+        count = ledger.replicate(entries)
+        context.emit({"imported": count}, lambda: click.echo(f"imported {count} entries"))
+
+
+@click.command()
+@click.option("--entries", default=100_000, show_default=True, type=click.IntRange(5000))
+@click.option("--db", "bench_db", default=None, help="Database URL (default: a temporary "
+              "SQLite file).")
+@pass_context
+def bench(context: Context, entries: int, bench_db: str | None) -> None:
+    """Build a synthetic ledger and print performance figures (JSON with --json)."""
+    from ledger.bench import run_benchmark
+
+    def progress(stage: str, done: int, total: int) -> None:
+        click.echo(f"\r{stage}: {done}/{total}", nl=False, err=True)
+
+    with errors_as_exit():
+        results = run_benchmark(entries, url=bench_db, progress=progress)
+        click.echo("", err=True)
+        click.echo(json.dumps(results, indent=2))
+
+
+COMMANDS: list[click.Command] = [checkpoint, proof, verify, export, import_, bench]

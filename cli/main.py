@@ -1,0 +1,64 @@
+"""The ``trilha`` command group. Each command lives in one module listed below."""
+
+from __future__ import annotations
+
+import importlib
+import locale
+import os
+
+import click
+
+from cli.context import Context, default_database_url
+
+COMMAND_MODULES = (
+    "cli.setup_commands",  # init, actor, product
+    "cli.lot_commands",  # harvest ... adjust, lot, provenance
+    "cli.log_commands",  # checkpoint, proof, verify, export, import, bench
+    "cli.sync",  # outbox, sync
+    "cli.labels",  # label
+    "cli.demo",  # demo
+    "cli.audit",  # bundle, verify-bundle, witness
+    "cli.report",  # report
+    "cli.serve",  # serve
+)
+LANGUAGES = ("en", "pt-BR", "es")
+
+
+def _default_lang() -> str:
+    for value in (os.environ.get("TRILHA_LANG"), os.environ.get("LC_ALL"),
+                  os.environ.get("LC_MESSAGES"), os.environ.get("LANG"),
+                  locale.getlocale()[0]):
+        if not value:
+            continue
+        tag = value.split(".")[0].replace("_", "-")
+        if tag.lower().startswith("pt"):
+            return "pt-BR"
+        if tag.lower().startswith("es"):
+            return "es"
+    return "en"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", "db_url", envvar="TRILHA_DATABASE_URL", default=None,
+              help="Database URL (default: ./trilha.sqlite if present, else "
+                   "~/.local/share/trilha/trilha.sqlite). Also TRILHA_DATABASE_URL.")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@click.option("--lang", type=click.Choice(LANGUAGES), default=None,
+              help="Language of messages (default: from TRILHA_LANG or the locale).")
+@click.version_option(package_name="trilha")
+@click.pass_context
+def cli(ctx: click.Context, db_url: str | None, as_json: bool, lang: str | None) -> None:
+    """Trilha: a verifiable custody ledger for forest product lots."""
+    context = Context(db_url=db_url or default_database_url(), as_json=as_json,
+                      lang=lang or _default_lang())
+    ctx.obj = context
+    ctx.call_on_close(context.close)
+
+
+for _name in COMMAND_MODULES:
+    for _command in importlib.import_module(_name).COMMANDS:
+        cli.add_command(_command)
+
+
+def main() -> None:
+    cli(prog_name="trilha")

@@ -1,0 +1,189 @@
+"""``trilha bench``: build a synthetic ledger and measure it against the machine's limits.
+
+Every figure is printed beside the raw rate of the primitive that bounds it (Ed25519
+sign and verify, SHA-256 and a bare SQLite insert, measured in the same run), so that
+a number reads as a fraction of what this machine can do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import multiprocessing
+import os
+import resource
+import sqlite3
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from ledger.domain.events import SignedEvent
+from ledger.service import Ledger
+from ledger.synthetic import Synthetic
+
+ENTRY_SIZED = 1100  # bytes: a typical canonical entry
+
+
+def _rate(count: int, seconds: float) -> float:
+    return round(count / seconds, 1) if seconds > 0 else float("inf")
+
+
+def raw_rates(samples: int = 3000) -> dict[str, float]:
+    key = Ed25519PrivateKey.generate()
+    public = key.public_key()
+    message = os.urandom(ENTRY_SIZED)
+    start = time.perf_counter()
+    signatures = [key.sign(message) for _ in range(samples)]
+    sign = time.perf_counter() - start
+    start = time.perf_counter()
+    for signature in signatures:
+        public.verify(signature, message)
+    verify = time.perf_counter() - start
+    start = time.perf_counter()
+    for _ in range(samples * 10):
+        hashlib.sha256(message).digest()
+    sha = time.perf_counter() - start
+    with tempfile.TemporaryDirectory() as tmp:
+        connection = sqlite3.connect(Path(tmp) / "raw.sqlite", isolation_level=None)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+        connection.execute("CREATE TABLE t (seq INTEGER PRIMARY KEY, body BLOB)")
+        start = time.perf_counter()
+        for seq in range(samples):
+            connection.execute("BEGIN IMMEDIATE")
+            connection.execute("INSERT INTO t VALUES (?, ?)", (seq, message))
+            connection.execute("COMMIT")
+        insert = time.perf_counter() - start
+        connection.close()
+    return {"ed25519_sign_per_s": _rate(samples, sign),
+            "ed25519_verify_per_s": _rate(samples, verify),
+            "sha256_entry_sized_per_s": _rate(samples * 10, sha),
+            "sqlite_insert_commit_per_s": _rate(samples, insert)}
+
+
+def _percentiles(timings: list[float]) -> dict[str, float]:
+    ordered = sorted(timings)
+    return {"p50_ms": round(statistics.median(ordered) * 1000, 2),
+            "p95_ms": round(ordered[int(len(ordered) * 0.95) - 1] * 1000, 2)}
+
+
+def _timed(action: Callable[[], Any], runs: int) -> dict[str, float]:
+    timings = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        action()
+        timings.append(time.perf_counter() - start)
+    return _percentiles(timings)
+
+
+def _concurrent_writer(url: str, events: list[dict[str, Any]], queue: Any) -> None:
+    from ledger.wire.events import load_signed_event
+
+    ledger = Ledger.open(url)
+    signed = [load_signed_event(doc) for doc in events]
+    start = time.perf_counter()
+    for item in signed:
+        ledger.append(item)
+    queue.put((len(signed), time.perf_counter() - start))
+    ledger.close()
+
+
+def _append_in_batches(ledger: Ledger, events: Iterator[SignedEvent], total: int,
+                       progress: Callable[[int], None] | None, batch: int = 1000) -> None:
+    done = 0
+    while done < total:
+        chunk = list(itertools.islice(events, min(batch, total - done)))
+        if not chunk:
+            return
+        ledger.append_many(chunk)
+        done += len(chunk)
+        if progress:
+            progress(done)
+
+
+def run_benchmark(entries: int = 100_000, *, url: str | None = None,
+                  progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
+    """Build ``entries`` entries and measure; returns a JSON-ready dict of figures."""
+    results: dict[str, Any] = {"entries": entries, "cpus": os.cpu_count(),
+                               "raw": raw_rates()}
+    with tempfile.TemporaryDirectory() as tmp:
+        db_url = url or f"sqlite:///{Path(tmp) / 'bench.sqlite'}"
+        ledger = Ledger.open(db_url)
+        synthetic = Synthetic()
+        stream = synthetic.events(entries + 10_000)
+        single = min(2000, max(entries // 20, 200))
+        ledger.append_many(list(itertools.islice(stream, 3100)))  # actors and the big lot
+
+        def report(stage: str) -> Callable[[int], None]:
+            return lambda done: progress(stage, done, entries) if progress else None
+
+        # One writer, one signed event per transaction: the honest append figure.
+        sample = list(itertools.islice(stream, single))
+        start = time.perf_counter()
+        for signed in sample:
+            ledger.append(signed)
+        results["append_one_writer_per_s"] = _rate(len(sample), time.perf_counter() - start)
+
+        # Four writer processes appending at once, each event its own transaction.
+        # Harvests by four different communities: independent, so any interleaving holds.
+        from ledger.wire.events import dump_signed_event
+
+        per_writer = max(single // 4, 50)
+        batches = [[dump_signed_event(e) for e in synthetic.harvests(f"W{n}-", per_writer)]
+                   for n in range(4)]
+        results["append_four_writers_per_s"] = _four_writers(
+            db_url, batches, multiprocessing.get_context("fork"))
+
+        remaining = entries - ledger.size()
+        start = time.perf_counter()
+        _append_in_batches(ledger, stream, remaining, report("build"))
+        results["append_batched_per_s"] = _rate(remaining, time.perf_counter() - start)
+        size = ledger.size()
+        results["entries"] = size
+
+        results["bytes_per_entry"] = round((ledger.store.size_on_disk() or 0) / size, 1)
+        results["provenance_big_lot"] = _timed(
+            lambda: ledger.provenance(synthetic.big_lot), 30)
+        ancestors = len({p for p, _ in ledger.provenance(synthetic.big_lot,
+                                                         with_entries=False).upstream})
+        results["provenance_big_lot"]["ancestor_lots"] = ancestors
+        seqs = itertools.cycle(range(0, size, max(size // 200, 1)))
+        results["inclusion_proof"] = _timed(lambda: ledger.inclusion_proof(next(seqs)), 200)
+
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        start = time.perf_counter()
+        report_ = ledger.verify(workers=2, progress=report("verify"))
+        seconds = time.perf_counter() - start
+        results["verify"] = {
+            "ok": report_.ok, "entries_per_s": _rate(report_.entries, seconds),
+            "ratio_to_raw_ed25519_verify": round(
+                _rate(report_.entries, seconds) / results["raw"]["ed25519_verify_per_s"], 3),
+            "peak_rss_mb_main": round(resource.getrusage(
+                resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "rss_growth_mb_main": round(max(0, resource.getrusage(
+                resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024, 1),
+            "peak_rss_mb_workers": round(resource.getrusage(
+                resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
+        }
+        ledger.close()
+    return results
+
+
+def _four_writers(url: str, batches: list[list[dict[str, Any]]], ctx: Any) -> float:
+    """Append four streams at once from four processes; each stream is causally whole."""
+    queue = ctx.Queue()
+    processes = [ctx.Process(target=_concurrent_writer, args=(url, batch, queue))
+                 for batch in batches]
+    start = time.perf_counter()
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join()
+    elapsed = time.perf_counter() - start
+    counts = [queue.get()[0] for _ in processes]
+    return _rate(sum(counts), elapsed)

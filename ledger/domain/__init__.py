@@ -1,0 +1,1 @@
+"""The pure core of Trilha (see README.md beside this file)."""

@@ -1,0 +1,321 @@
+"""The Ledger service: the one entry point the adapters (web, CLI) call.
+
+It wires the pure core to the store: appends (single or batched, serialized by the
+database), provenance, Merkle proofs, checkpoints and verification.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from ledger.domain.encoding import digests_equal
+from ledger.domain.entry import Entry
+from ledger.domain.events import SignedEvent
+from ledger.domain.merkle import (
+    CompactRange,
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+    root_from_reader,
+)
+from ledger.domain.note import Checkpoint, NoteSigner, NoteVerifier, open_note, sign_note
+from ledger.domain.rules import decide
+from ledger.domain.state import LotRecord
+from ledger.errors import LedgerError, NotFound, ValidationError, VerificationError
+from ledger.storage.store import Store, StoredCheckpoint, StoredEntry
+from ledger.verification import Report, verify_log
+from ledger.wire.entries import build_entry, load_entry
+from ledger.wire.events import load_signed_event
+from ledger.wire.fields import format_instant
+
+DEFAULT_ORIGIN = "trilha.local/log"
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class BatchRejected(LedgerError):
+    """A batch of events in which some were refused; nothing of it was appended."""
+
+    code = "batch_rejected"
+
+    def __init__(self, failures: list[tuple[int, LedgerError]]) -> None:
+        first_index, first = failures[0]
+        super().__init__(f"{len(failures)} of the events were refused; nothing was appended "
+                         f"(first, #{first_index + 1}: {first.message})")
+        self.failures = failures
+
+
+@dataclass(frozen=True, slots=True)
+class InclusionProof:
+    seq: int
+    tree_size: int
+    leaf_hash: bytes
+    path: tuple[bytes, ...]
+    root_hash: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """A lot's history: every lot upstream back to the harvests, and every lot downstream."""
+
+    lot: LotRecord
+    upstream: tuple[tuple[str, str], ...]  # (parent, child) links towards the harvests
+    downstream: tuple[tuple[str, str], ...]
+    entries: tuple[Entry, ...] = field(default=())  # every entry touching those lots
+
+    @property
+    def lot_ids(self) -> set[str]:
+        ids: set[str] = {self.lot.lot_id}
+        for parent, child in (*self.upstream, *self.downstream):
+            ids.update((parent, child))
+        return ids
+
+
+class Ledger:
+    """One ledger: a store, a clock and a log origin name for its checkpoints."""
+
+    def __init__(self, store: Store, *, clock: Callable[[], datetime] = utc_now,
+                 origin: str = DEFAULT_ORIGIN) -> None:
+        self.store = store
+        self.clock = clock
+        self.origin = origin
+
+    @classmethod
+    def open(cls, url: str, **kwargs: Any) -> Ledger:
+        return cls(Store.open(url), **kwargs)
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- appends --------------------------------------------------------------------------
+
+    def submit(self, document: Any) -> Entry:
+        """Append a signed event given as JSON (what the API and the outbox send)."""
+        return self.append(load_signed_event(document))
+
+    def append(self, signed: SignedEvent) -> Entry:
+        return self.append_many([signed])[0]
+
+    def append_many(self, events: Sequence[SignedEvent]) -> list[Entry]:
+        """Append every event in one transaction, or none of them.
+
+        Each event is checked against the state the ones before it left. If any is
+        refused, the others are still checked, so one run reports every refusal; then
+        :class:`BatchRejected` carries them all and nothing is appended.
+        """
+        failures: list[tuple[int, LedgerError]] = []
+        appended: list[Entry] = []
+        with self.store.append_session() as session:
+            size, head = session.lock_head()
+            tree = CompactRange.from_reader(size, session)
+            for index, signed in enumerate(events):
+                appended_at = self.clock()
+                try:
+                    effects = decide(signed, session, appended_at)
+                except LedgerError as exc:
+                    if len(events) == 1:
+                        raise
+                    failures.append((index, exc))
+                    continue
+                entry = build_entry(tree.size, head, appended_at, signed)
+                nodes = tree.append(leaf_hash(entry.hash))
+                session.write(entry, effects, nodes)
+                head = entry.hash
+                appended.append(entry)
+            if failures:
+                raise BatchRejected(failures)
+            session.set_head(tree.size, head)
+        return appended
+
+    def replicate(self, entries: Iterable[Entry]) -> int:
+        """Append entries exactly as another ledger sequenced them (restore, mirror).
+
+        Each must continue this log (its seq and prev) and pass every rule; the batch is
+        appended in one transaction, or not at all.
+        """
+        count = 0
+        with self.store.append_session() as session:
+            size, head = session.lock_head()
+            tree = CompactRange.from_reader(size, session)
+            for entry in entries:
+                if entry.seq != tree.size or not digests_equal(entry.prev, head):
+                    raise VerificationError(
+                        f"entry {entry.seq}: expected seq {tree.size} linking to "
+                        f"{head.hex()[:16]}…, got seq {entry.seq} linking to "
+                        f"{entry.prev.hex()[:16]}…")
+                effects = decide(entry.signed, session, entry.appended_at)
+                session.write(entry, effects, tree.append(leaf_hash(entry.hash)))
+                head = entry.hash
+                count += 1
+            session.set_head(tree.size, head)
+        return count
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def size(self) -> int:
+        return self.store.head()[0]
+
+    def entry(self, seq: int) -> Entry:
+        return load_entry(self.store.entry(seq).body)
+
+    def lot(self, lot_id: str) -> LotRecord:
+        lot = self.store.lot(lot_id)
+        if lot is None:
+            raise NotFound(f"lot {lot_id} does not exist", lot=lot_id)
+        return lot
+
+    def provenance(self, lot_id: str, *, with_entries: bool = True) -> Provenance:
+        """Upstream and downstream graphs from the link index, never a log scan."""
+        lot = self.lot(lot_id)
+        upstream = tuple(self.store.lot_graph(lot_id, upstream=True))
+        downstream = tuple(self.store.lot_graph(lot_id, upstream=False))
+        provenance = Provenance(lot, upstream, downstream)
+        if not with_entries:
+            return provenance
+        seqs = self.store.seqs_of_lots(provenance.lot_ids)
+        entries = tuple(load_entry(stored.body) for stored in self.store.entries_by_seq(seqs))
+        return Provenance(lot, upstream, downstream, entries)
+
+    # -- Merkle proofs and checkpoints ----------------------------------------------------
+
+    def root(self, size: int | None = None) -> bytes:
+        size = self.size() if size is None else size
+        return root_from_reader(size, self.store)
+
+    def _check_size(self, size: int, field_name: str) -> int:
+        current = self.size()
+        if not 0 <= size <= current:
+            raise ValidationError(f"{field_name}: expected a tree size from 0 to {current}, "
+                                  f"got {size}", field=field_name)
+        return size
+
+    def inclusion_proof(self, seq: int, tree_size: int | None = None) -> InclusionProof:
+        size = self._check_size(self.size() if tree_size is None else tree_size, "tree_size")
+        if not 0 <= seq < size:
+            raise ValidationError(f"seq: expected an entry below tree size {size}, got {seq}",
+                                  field="seq")
+        leaf = leaf_hash(self.store.entry(seq).entry_hash)
+        path = tuple(inclusion_proof(seq, size, self.store))
+        return InclusionProof(seq, size, leaf, path, self.root(size))
+
+    def consistency_proof(self, old_size: int, new_size: int | None = None) -> list[bytes]:
+        new = self._check_size(self.size() if new_size is None else new_size, "new_size")
+        old = self._check_size(old_size, "old_size")
+        if old > new:
+            raise ValidationError(f"old_size: expected at most {new}, got {old}",
+                                  field="old_size")
+        return consistency_proof(old, new, self.store)
+
+    def sign_checkpoint(self, signer: NoteSigner) -> str:
+        """Sign the current tree head as a C2SP checkpoint note and keep it."""
+        size = self.size()
+        checkpoint = Checkpoint(self.origin, size, self.root(size))
+        note = sign_note(checkpoint.to_text(), [signer])
+        self.store.add_checkpoint(StoredCheckpoint(size, checkpoint.root_hash, note,
+                                                   format_instant(self.clock())))
+        stored = self.store.checkpoint(size)
+        return stored.note if stored else note
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        return self.store.checkpoint()
+
+    def open_checkpoints(self, verifier: NoteVerifier) -> tuple[list[Checkpoint], list[str]]:
+        """Every stored checkpoint whose signature verifies, and problems with the rest."""
+        good: list[Checkpoint] = []
+        problems: list[str] = []
+        for stored in self.store.checkpoints():
+            try:
+                note = open_note(stored.note, [verifier])
+                checkpoint = Checkpoint.from_text(note.body)
+            except LedgerError as exc:
+                problems.append(f"checkpoint of size {stored.size}: {exc.message}")
+                continue
+            if checkpoint.size != stored.size or not digests_equal(checkpoint.root_hash,
+                                                                   stored.root_hash):
+                problems.append(f"checkpoint of size {stored.size}: columns disagree with "
+                                "the signed note")
+            good.append(checkpoint)
+        return good, problems
+
+    # -- verification and export ----------------------------------------------------------
+
+    def verify(self, verifier: NoteVerifier | None = None, *, workers: int = 2,
+               progress: Callable[[int], None] | None = None) -> Report:
+        """Re-verify the whole log from the database, using ``workers`` processes."""
+        checkpoints: list[Checkpoint] = []
+        problems: list[str] = []
+        if verifier is not None:
+            checkpoints, problems = self.open_checkpoints(verifier)
+        report = run_verification(self.store.iter_entries(), checkpoints, workers=workers,
+                                  progress=progress)
+        from ledger.verification import Finding
+
+        for problem in problems:
+            report.findings.append(Finding(None, None, None, "checkpoint_signature", problem))
+        size, _ = self.store.head()
+        if size != report.entries:
+            report.findings.append(Finding(None, None, None, "log_head",
+                                           f"the log head says {size} entries, found "
+                                           f"{report.entries}"))
+        return report
+
+    def export_jsonl(self) -> Iterator[bytes]:
+        """Every entry's canonical bytes, one per line (what ``trilha verify`` reads)."""
+        for stored in self.store.iter_entries():
+            yield stored.body + b"\n"
+
+
+@dataclass(frozen=True, slots=True)
+class JsonlEntry:
+    seq: int
+    body: bytes
+
+
+def read_jsonl(lines: Iterable[bytes]) -> Iterator[JsonlEntry]:
+    for position, line in enumerate(lines):
+        body = line.rstrip(b"\r\n")
+        if body:
+            yield JsonlEntry(position, body)
+
+
+def run_verification(entries: Iterable[StoredEntry] | Iterable[JsonlEntry],
+                     checkpoints: Sequence[Checkpoint], *, workers: int = 2,
+                     progress: Callable[[int], None] | None = None) -> Report:
+    if workers <= 1:
+        return verify_log(entries, checkpoints, progress=progress)
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        def map_batches(fn: Callable[[T], R], batches: Iterable[T]) -> Iterator[R]:
+            return bounded_map(pool, fn, batches, window=workers * 4)
+
+        return verify_log(entries, checkpoints, map_batches=map_batches, progress=progress)
+
+
+def bounded_map(executor: Executor, fn: Callable[[T], R], items: Iterable[T], *,
+                window: int) -> Iterator[R]:
+    """Like ``executor.map`` but with at most ``window`` items in flight (flat memory)."""
+    in_flight: deque[Future[R]] = deque()
+    for item in items:
+        in_flight.append(executor.submit(fn, item))
+        if len(in_flight) >= window:
+            yield in_flight.popleft().result()
+    while in_flight:
+        yield in_flight.popleft().result()
+
+
+def check_tree_matches(ledger: Ledger) -> None:
+    """Raise if the stored Merkle nodes disagree with the entries (used by tests)."""
+    tree = CompactRange.empty()
+    for stored in ledger.store.iter_entries():
+        tree.append(leaf_hash(stored.entry_hash))
+    if not digests_equal(tree.root(), ledger.root()):
+        raise VerificationError("stored merkle nodes disagree with the entries")

@@ -1,0 +1,58 @@
+"""Conversions between domain records and database rows."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Row
+
+from ledger.domain.events import ActorId, ActorKind, EventId, LotId
+from ledger.domain.state import ActorRecord, KeyRecord, LotRecord, LotStatus, PendingDispatch
+from ledger.wire.events import ValuationSchema
+from ledger.wire.fields import format_instant, parse_instant
+
+_VALUATION = ValuationSchema()
+
+
+def actor_from_row(row: Row[Any]) -> ActorRecord:
+    return ActorRecord(ActorId(row.actor_id), ActorKind(row.kind), row.name, row.gln)
+
+
+def key_from_row(row: Row[Any]) -> KeyRecord:
+    return KeyRecord(row.key_id, ActorId(row.actor_id), bytes(row.public_key),
+                     parse_instant(row.not_before),
+                     parse_instant(row.not_after) if row.not_after else None,
+                     bool(row.revoked))
+
+
+def key_to_row(key: KeyRecord) -> dict[str, Any]:
+    return {"key_id": key.key_id, "actor_id": key.actor_id, "public_key": key.public_key,
+            "not_before": format_instant(key.not_before),
+            "not_after": format_instant(key.not_after) if key.not_after else None,
+            "revoked": key.revoked}
+
+
+def lot_from_row(row: Row[Any]) -> LotRecord:
+    pending = None
+    if row.pending_to is not None:
+        valuation = _VALUATION.load(json.loads(row.pending_valuation))
+        pending = PendingDispatch(ActorId(row.pending_to), EventId(row.pending_dispatch),
+                                  valuation)
+    return LotRecord(LotId(row.lot_id), row.product, Decimal(row.quantity), row.unit,
+                     ActorId(row.custodian), LotStatus(row.status), row.season, row.community,
+                     pending)
+
+
+def lot_to_row(lot: LotRecord, seq: int) -> dict[str, Any]:
+    pending = lot.pending
+    return {
+        "lot_id": lot.lot_id, "product": lot.product, "quantity": format(lot.quantity, "f"),
+        "unit": lot.unit, "custodian": lot.custodian, "status": lot.status.value,
+        "season": lot.season, "community": lot.community,
+        "pending_to": pending.to if pending else None,
+        "pending_dispatch": pending.dispatch if pending else None,
+        "pending_valuation": json.dumps(_VALUATION.dump(pending.valuation)) if pending else None,
+        "updated_seq": seq,
+    }

@@ -1,0 +1,375 @@
+"""The store: the only door to the database.
+
+Appends run in an :class:`AppendSession`, which locks the log head (``SELECT ... FOR
+UPDATE`` on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite) so that any number of threads
+and processes append one at a time, each seeing what the one before committed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, func, insert, literal, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ledger.domain.catalogue import Product
+from ledger.domain.entry import Entry
+from ledger.domain.merkle import NodeKey
+from ledger.domain.state import ActorRecord, Effects, KeyRecord, LotRecord
+from ledger.errors import Conflict, NotFound
+from ledger.storage import tables as t
+from ledger.storage.engine import WRITE_OPTION, is_sqlite, make_engine, upgrade_schema
+from ledger.storage.records import (
+    actor_from_row,
+    key_from_row,
+    key_to_row,
+    lot_from_row,
+    lot_to_row,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEntry:
+    """An entry as the database holds it: the bytes and the columns beside them."""
+
+    seq: int
+    entry_hash: bytes
+    event_id: str
+    kind: str
+    actor_id: str
+    appended_at: str
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCheckpoint:
+    size: int
+    root_hash: bytes
+    note: str
+    signed_at: str
+
+
+class _Reads:
+    """Indexed reads shared by the store and by an append session."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def actor(self, actor_id: str) -> ActorRecord | None:
+        row = self.connection.execute(
+            select(t.actors).where(t.actors.c.actor_id == actor_id)).first()
+        return actor_from_row(row) if row else None
+
+    def key(self, key_id: str) -> KeyRecord | None:
+        row = self.connection.execute(select(t.keys).where(t.keys.c.key_id == key_id)).first()
+        return key_from_row(row) if row else None
+
+    def product(self, code: str) -> Product | None:
+        row = self.connection.execute(
+            select(t.products.c.body).where(t.products.c.code == code)).first()
+        return Product.from_json(json.loads(row.body)) if row else None
+
+    def lot(self, lot_id: str) -> LotRecord | None:
+        row = self.connection.execute(select(t.lots).where(t.lots.c.lot_id == lot_id)).first()
+        return lot_from_row(row) if row else None
+
+    def has_event(self, event_id: str) -> bool:
+        return self.connection.execute(
+            select(literal(1)).where(t.entries.c.event_id == event_id)).first() is not None
+
+    def has_actors(self) -> bool:
+        return self.connection.execute(select(literal(1)).select_from(t.actors)).first() \
+            is not None
+
+    def read_nodes(self, keys: Collection[NodeKey]) -> Mapping[NodeKey, bytes]:
+        if not keys:
+            return {}
+        condition = or_(*(and_(t.merkle_nodes.c.level == level, t.merkle_nodes.c.idx == idx)
+                          for level, idx in keys))
+        rows = self.connection.execute(select(t.merkle_nodes).where(condition))
+        return {(row.level, row.idx): bytes(row.hash) for row in rows}
+
+    def head(self) -> tuple[int, bytes]:
+        row = self.connection.execute(select(t.log_head).where(t.log_head.c.id == 1)).one()
+        return int(row.size), bytes(row.head_hash)
+
+
+class AppendSession(_Reads):
+    """A write transaction holding the log head; implements the rules' LedgerView."""
+
+    def lock_head(self) -> tuple[int, bytes]:
+        query = select(t.log_head).where(t.log_head.c.id == 1)
+        if self.connection.dialect.name == "postgresql":
+            query = query.with_for_update()
+        row = self.connection.execute(query).one()
+        return int(row.size), bytes(row.head_hash)
+
+    def write(self, entry: Entry, effects: Effects,
+              nodes: Sequence[tuple[int, int, bytes]]) -> None:
+        event = entry.signed.event
+        seq = entry.seq
+        conn = self.connection
+        conn.execute(insert(t.entries).values(
+            seq=seq, entry_hash=entry.hash, event_id=event.id, kind=event.kind.value,
+            actor_id=event.actor, appended_at=_instant(entry), body=entry.canonical))
+        conn.execute(insert(t.merkle_nodes),
+                     [{"level": level, "idx": idx, "hash": digest}
+                      for level, idx, digest in nodes])
+        for actor in effects.actors:
+            conn.execute(insert(t.actors).values(
+                actor_id=actor.actor_id, kind=actor.kind.value, name=actor.name, gln=actor.gln,
+                seq=seq))
+        for key in effects.keys:
+            row = key_to_row(key)
+            if self.key(key.key_id) is None:
+                conn.execute(insert(t.keys).values(**row))
+            else:
+                conn.execute(update(t.keys).where(t.keys.c.key_id == key.key_id).values(**row))
+        for product in effects.products:
+            conn.execute(insert(t.products).values(
+                code=product.code, body=json.dumps(product.to_json(), ensure_ascii=False),
+                seq=seq))
+        self._write_lots(effects.lots, seq)
+        if effects.links:
+            conn.execute(insert(t.lot_links), [{"parent": parent, "child": child, "seq": seq}
+                                               for parent, child in effects.links])
+        if effects.touched:
+            conn.execute(insert(t.lot_events), [{"lot_id": lot, "seq": seq}
+                                                for lot in dict.fromkeys(effects.touched)])
+
+    def _write_lots(self, lots: Sequence[LotRecord], seq: int) -> None:
+        for lot in lots:
+            row = lot_to_row(lot, seq)
+            result = self.connection.execute(
+                update(t.lots).where(t.lots.c.lot_id == lot.lot_id).values(**row))
+            if result.rowcount == 0:
+                self.connection.execute(insert(t.lots).values(created_seq=seq, **row))
+
+    def set_head(self, size: int, head_hash: bytes) -> None:
+        self.connection.execute(update(t.log_head).where(t.log_head.c.id == 1).values(
+            size=size, head_hash=head_hash))
+
+
+def _instant(entry: Entry) -> str:
+    from ledger.wire.fields import format_instant
+
+    return format_instant(entry.appended_at)
+
+
+class Store:
+    """The database behind one ledger."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str, *, upgrade: bool = True) -> Store:
+        engine = make_engine(url)
+        if upgrade:
+            upgrade_schema(engine)
+        return cls(engine)
+
+    @property
+    def url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return is_sqlite(self.url)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def append_session(self) -> Iterator[AppendSession]:
+        """A write transaction: committed if the block ends normally, else rolled back."""
+        with self.engine.connect().execution_options(**{WRITE_OPTION: True}) as connection:
+            try:
+                with connection.begin():
+                    yield AppendSession(connection)
+            except IntegrityError as exc:
+                raise Conflict(f"the database refused the append: {exc.orig}") from exc
+
+    @contextmanager
+    def reading(self) -> Iterator[_Reads]:
+        with self.engine.connect() as connection, connection.begin():
+            yield _Reads(connection)
+
+    # -- reads outside an append ------------------------------------------------------
+
+    def head(self) -> tuple[int, bytes]:
+        with self.reading() as reads:
+            return reads.head()
+
+    def iter_entries(self, start: int = 0, end: int | None = None,
+                     batch: int = 2000) -> Iterator[StoredEntry]:
+        """Entries in sequence order, read in keyset-paged batches (constant memory)."""
+        position = start
+        while True:
+            query = select(t.entries).where(t.entries.c.seq >= position)
+            if end is not None:
+                query = query.where(t.entries.c.seq < end)
+            with self.engine.connect() as connection:
+                rows = connection.execute(query.order_by(t.entries.c.seq).limit(batch)).all()
+            if not rows:
+                return
+            for row in rows:
+                yield _stored(row)
+            position = int(rows[-1].seq) + 1
+
+    def entry(self, seq: int) -> StoredEntry:
+        with self.engine.connect() as connection:
+            row = connection.execute(select(t.entries).where(t.entries.c.seq == seq)).first()
+        if row is None:
+            raise NotFound(f"entry {seq} does not exist")
+        return _stored(row)
+
+    def entry_by_event(self, event_id: str) -> StoredEntry | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(t.entries).where(t.entries.c.event_id == event_id)).first()
+        return _stored(row) if row else None
+
+    def entries_by_seq(self, seqs: Collection[int]) -> list[StoredEntry]:
+        out: list[StoredEntry] = []
+        ordered = sorted(seqs)
+        with self.engine.connect() as connection:
+            for i in range(0, len(ordered), 500):
+                rows = connection.execute(select(t.entries).where(
+                    t.entries.c.seq.in_(ordered[i:i + 500])).order_by(t.entries.c.seq))
+                out.extend(_stored(row) for row in rows)
+        return out
+
+    def read_nodes(self, keys: Collection[NodeKey]) -> Mapping[NodeKey, bytes]:
+        with self.reading() as reads:
+            return reads.read_nodes(keys)
+
+    def actor(self, actor_id: str) -> ActorRecord | None:
+        with self.reading() as reads:
+            return reads.actor(actor_id)
+
+    def actors(self) -> list[ActorRecord]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(t.actors).order_by(t.actors.c.seq))
+            return [actor_from_row(row) for row in rows]
+
+    def keys_of(self, actor_id: str) -> list[KeyRecord]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(t.keys).where(t.keys.c.actor_id == actor_id)
+                                      .order_by(t.keys.c.not_before))
+            return [key_from_row(row) for row in rows]
+
+    def all_keys(self) -> list[KeyRecord]:
+        with self.engine.connect() as connection:
+            return [key_from_row(row) for row in connection.execute(select(t.keys))]
+
+    def product(self, code: str) -> Product | None:
+        with self.reading() as reads:
+            return reads.product(code)
+
+    def products(self) -> list[Product]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(t.products.c.body).order_by(t.products.c.code))
+            return [Product.from_json(json.loads(row.body)) for row in rows]
+
+    def lot(self, lot_id: str) -> LotRecord | None:
+        with self.reading() as reads:
+            return reads.lot(lot_id)
+
+    def lots(self, *, custodian: str | None = None, product: str | None = None,
+             status: str | None = None, season: str | None = None,
+             pending_to: str | None = None, limit: int = 100,
+             offset: int = 0) -> list[LotRecord]:
+        query = select(t.lots)
+        for column, value in ((t.lots.c.custodian, custodian), (t.lots.c.product, product),
+                              (t.lots.c.status, status), (t.lots.c.season, season),
+                              (t.lots.c.pending_to, pending_to)):
+            if value is not None:
+                query = query.where(column == value)
+        query = query.order_by(t.lots.c.created_seq.desc(), t.lots.c.lot_id)
+        with self.engine.connect() as connection:
+            rows = connection.execute(query.limit(limit).offset(offset))
+            return [lot_from_row(row) for row in rows]
+
+    def count_lots(self) -> int:
+        with self.engine.connect() as connection:
+            return int(connection.execute(select(func.count()).select_from(t.lots)).scalar_one())
+
+    def lot_graph(self, lot_id: str, *, upstream: bool) -> list[tuple[str, str]]:
+        """Every (parent, child) link reachable from ``lot_id`` (one recursive query)."""
+        links = t.lot_links
+        start = links.c.child if upstream else links.c.parent
+        base = select(links.c.parent, links.c.child).where(start == lot_id)
+        walk = base.cte("walk", recursive=True)
+        step_on = links.c.child == walk.c.parent if upstream else links.c.parent == walk.c.child
+        walk = walk.union(select(links.c.parent, links.c.child).where(step_on))
+        with self.engine.connect() as connection:
+            return [(row.parent, row.child) for row in connection.execute(select(walk))]
+
+    def seqs_of_lots(self, lot_ids: Collection[str]) -> list[int]:
+        ordered = sorted(lot_ids)
+        seqs: set[int] = set()
+        with self.engine.connect() as connection:
+            for i in range(0, len(ordered), 500):
+                rows = connection.execute(select(t.lot_events.c.seq).where(
+                    t.lot_events.c.lot_id.in_(ordered[i:i + 500])))
+                seqs.update(row.seq for row in rows)
+        return sorted(seqs)
+
+    # -- checkpoints --------------------------------------------------------------------
+
+    def add_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
+        with self.append_session() as session:
+            exists = session.connection.execute(select(t.checkpoints.c.size).where(
+                t.checkpoints.c.size == checkpoint.size)).first()
+            if exists is None:
+                session.connection.execute(insert(t.checkpoints).values(
+                    size=checkpoint.size, root_hash=checkpoint.root_hash,
+                    note=checkpoint.note, signed_at=checkpoint.signed_at))
+
+    def checkpoints(self) -> list[StoredCheckpoint]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(t.checkpoints).order_by(t.checkpoints.c.size))
+            return [StoredCheckpoint(int(r.size), bytes(r.root_hash), r.note, r.signed_at)
+                    for r in rows]
+
+    def checkpoint(self, size: int | None = None) -> StoredCheckpoint | None:
+        query = select(t.checkpoints)
+        query = (query.where(t.checkpoints.c.size == size) if size is not None
+                 else query.order_by(t.checkpoints.c.size.desc()).limit(1))
+        with self.engine.connect() as connection:
+            r = connection.execute(query).first()
+        return StoredCheckpoint(int(r.size), bytes(r.root_hash), r.note, r.signed_at) \
+            if r else None
+
+    def add_cosignature(self, size: int, witness: str, line: str, received_at: str) -> None:
+        with self.append_session() as session:
+            session.connection.execute(t.cosignatures.delete().where(
+                t.cosignatures.c.checkpoint_size == size, t.cosignatures.c.witness == witness))
+            session.connection.execute(insert(t.cosignatures).values(
+                checkpoint_size=size, witness=witness, line=line, received_at=received_at))
+
+    def cosignatures(self, size: int) -> list[tuple[str, str]]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(t.cosignatures).where(
+                t.cosignatures.c.checkpoint_size == size).order_by(t.cosignatures.c.witness))
+            return [(row.witness, row.line) for row in rows]
+
+    def size_on_disk(self) -> int | None:
+        """Bytes the database uses (SQLite file pages, or PostgreSQL's database size)."""
+        with self.engine.connect() as connection:
+            if self.is_sqlite:
+                count = connection.exec_driver_sql("PRAGMA page_count").scalar_one()
+                size = connection.exec_driver_sql("PRAGMA page_size").scalar_one()
+                return int(count) * int(size)
+            return int(connection.exec_driver_sql(
+                "SELECT pg_database_size(current_database())").scalar_one())
+
+
+def _stored(row: Any) -> StoredEntry:
+    return StoredEntry(int(row.seq), bytes(row.entry_hash), row.event_id, row.kind,
+                       row.actor_id, row.appended_at, bytes(row.body))

@@ -1,0 +1,123 @@
+"""The database schema (SQLAlchemy Core). Migrations live in ``migrations/``."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+# The log itself. Append-only: database triggers refuse UPDATE and DELETE.
+entries = Table(
+    "entries", metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("entry_hash", LargeBinary(32), nullable=False),
+    Column("event_id", String(36), nullable=False, unique=True),
+    Column("kind", String(32), nullable=False),
+    Column("actor_id", String(64), nullable=False),
+    Column("appended_at", String(32), nullable=False),
+    Column("body", LargeBinary, nullable=False),  # the canonical entry bytes
+)
+
+# Complete-subtree nodes of the Merkle tree (level 0 = leaf hashes). Append-only.
+merkle_nodes = Table(
+    "merkle_nodes", metadata,
+    Column("level", SmallInteger, primary_key=True, autoincrement=False),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
+)
+
+# One row: the log's size and last entry hash. Locking it serializes appends.
+log_head = Table(
+    "log_head", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("size", BigInteger, nullable=False),
+    Column("head_hash", LargeBinary(32), nullable=False),
+)
+
+checkpoints = Table(
+    "checkpoints", metadata,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root_hash", LargeBinary(32), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("signed_at", String(32), nullable=False),
+)
+
+cosignatures = Table(
+    "cosignatures", metadata,
+    Column("checkpoint_size", BigInteger, primary_key=True, autoincrement=False),
+    Column("witness", String(200), primary_key=True),
+    Column("line", Text, nullable=False),
+    Column("received_at", String(32), nullable=False),
+)
+
+# Projections: derived from the log, rebuilt by replaying it; they answer queries fast.
+actors = Table(
+    "actors", metadata,
+    Column("actor_id", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("gln", String(13)),
+    Column("seq", BigInteger, nullable=False),
+)
+
+keys = Table(
+    "keys", metadata,
+    Column("key_id", String(16), primary_key=True),
+    Column("actor_id", String(64), nullable=False, index=True),
+    Column("public_key", LargeBinary(32), nullable=False),
+    Column("not_before", String(32), nullable=False),
+    Column("not_after", String(32)),
+    Column("revoked", Boolean, nullable=False, default=False),
+)
+
+products = Table(
+    "products", metadata,
+    Column("code", String(64), primary_key=True),
+    Column("body", Text, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+)
+
+lots = Table(
+    "lots", metadata,
+    Column("lot_id", String(20), primary_key=True),
+    Column("product", String(64), nullable=False, index=True),
+    Column("quantity", String(24), nullable=False),
+    Column("unit", String(3), nullable=False),
+    Column("custodian", String(64), nullable=False, index=True),
+    Column("status", String(16), nullable=False, index=True),
+    Column("season", String(7), index=True),
+    Column("community", Text),
+    Column("pending_to", String(64), index=True),
+    Column("pending_dispatch", String(36)),
+    Column("pending_valuation", Text),
+    Column("created_seq", BigInteger, nullable=False),
+    Column("updated_seq", BigInteger, nullable=False),
+)
+
+lot_links = Table(
+    "lot_links", metadata,
+    Column("parent", String(20), primary_key=True),
+    Column("child", String(20), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Index("ix_lot_links_child", "child", "parent"),
+)
+
+lot_events = Table(
+    "lot_events", metadata,
+    Column("lot_id", String(20), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+)
+
+APPEND_ONLY_TABLES = ("entries", "merkle_nodes", "checkpoints")

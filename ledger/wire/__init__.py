@@ -1,0 +1,1 @@
+"""Wire formats: the marshmallow schemas that define every JSON form, used by every door."""

@@ -1,0 +1,223 @@
+"""The input forms people fill in (CLI flags, batch files, web forms, API requests).
+
+They differ from the signed JSON in being friendlier: a price in major units ("2062.50"),
+shares in percent ("70"), lists as comma-separated text. Each schema loads into a plain
+dict that :mod:`ledger.operations` turns into a typed event body, resolving what the
+ledger knows (the product's unit, the pending dispatch a receipt acknowledges).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from decimal import Decimal
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
+
+from ledger.domain.events import AdjustmentReason
+from ledger.wire.events import HARVESTER, ID, LOT, PARTY, ROLES, UUID
+from ledger.wire.fields import Day, DecimalText, Text
+
+_SHARE_TEXT = re.compile(r"^(?P<party>[^:]+):(?P<role>[a-z_]+):(?P<percent>[0-9.]+)%?$")
+
+
+def _split_list(value: Any) -> Any:
+    if isinstance(value, str):
+        return [item.strip() for item in value.replace(";", ",").split(",") if item.strip()]
+    return value
+
+
+class ShareInput(Schema):
+    class Meta:
+        unknown = RAISE
+
+    party = fields.String(required=True, validate=validate.Regexp(PARTY))
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    percent = DecimalText(required=True)
+
+    @pre_load
+    def from_text(self, data: Any, **_: Any) -> Any:
+        if isinstance(data, str):
+            match = _SHARE_TEXT.match(data.strip())
+            if not match:
+                raise ValidationError(f"expected party:role:percent such as "
+                                      f"hv-group:harvesters:70, got {data!r:.40}")
+            return match.groupdict()
+        return data
+
+
+class PriceInput(Schema):
+    """A price in major units of a currency, and who gets which share of it."""
+
+    class Meta:
+        unknown = RAISE
+
+    price = DecimalText(required=True)
+    currency = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{3}$"))
+    shares = fields.List(fields.Nested(ShareInput), required=True,
+                         validate=validate.Length(1, 20))
+
+    @pre_load
+    def shares_from_text(self, data: Any, **_: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("shares"), str):
+            data = {**data, "shares": _split_list(data["shares"])}
+        return data
+
+
+class HarvestInput(PriceInput):
+    lot = fields.String(required=True, validate=validate.Regexp(LOT))
+    product = fields.String(required=True)
+    quantity = DecimalText(required=True)
+    unit = fields.String(load_default=None)
+    season = fields.String(required=True, validate=validate.Regexp(r"^[0-9]{4}(/[0-9]{2})?$"))
+    harvest_start = Day(required=True)
+    harvest_end = Day(required=True)
+    community = Text(required=True)
+    territory = Text(required=True)
+    country = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{2}$"))
+    plot = Text(load_default=None, max_length=64)
+    area_ha = DecimalText(load_default=None)
+    geometry = fields.Raw(load_default=None)
+    harvesters = fields.List(fields.String(validate=validate.Regexp(
+        HARVESTER, error="expected a pseudonymous reference such as hv-7f3a9c, not a name")),
+        required=True, validate=validate.Length(1, 500))
+
+    @pre_load
+    def lists_from_text(self, data: Any, **kwargs: Any) -> Any:
+        data = super().shares_from_text(data, **kwargs)
+        if isinstance(data, dict):
+            data = {k: v for k, v in data.items() if v not in ("", None)}
+            if "harvesters" in data:
+                data["harvesters"] = _split_list(data["harvesters"])
+            if isinstance(data.get("geometry"), str):
+                try:
+                    data["geometry"] = json.loads(data["geometry"])
+                except ValueError as exc:
+                    raise ValidationError({"geometry": ["expected GeoJSON"]}) from exc
+        return data
+
+
+class DispatchInput(PriceInput):
+    lot = fields.String(required=True, validate=validate.Regexp(LOT))
+    to = fields.String(required=True, validate=validate.Regexp(ID))
+
+
+class ReceiveInput(Schema):
+    class Meta:
+        unknown = RAISE
+
+    lot = fields.String(required=True, validate=validate.Regexp(LOT))
+    dispatch = fields.String(load_default=None, validate=validate.Regexp(UUID))
+
+
+class RefuseInput(ReceiveInput):
+    reason = Text(required=True)
+
+
+class SplitInput(Schema):
+    class Meta:
+        unknown = RAISE
+
+    lot = fields.String(required=True, validate=validate.Regexp(LOT))
+    children = fields.Dict(keys=fields.String(validate=validate.Regexp(LOT)),
+                           values=DecimalText(), required=True)
+
+    @pre_load
+    def children_from_text(self, data: Any, **_: Any) -> Any:
+        # "BN-1-A=60,BN-1-B=40" or a list of {"lot", "quantity"}
+        if isinstance(data, dict):
+            children = data.get("children")
+            if isinstance(children, str):
+                pairs = [item.split("=", 1) for item in _split_list(children)]
+                if any(len(pair) != 2 for pair in pairs):
+                    raise ValidationError({"children": ["expected LOT=QUANTITY pairs such "
+                                                        "as BN-1-A=60,BN-1-B=40"]})
+                data = {**data, "children": {k.strip(): v.strip() for k, v in pairs}}
+            elif isinstance(children, list):
+                data = {**data, "children": {c.get("lot"): c.get("quantity")
+                                             for c in children if isinstance(c, dict)}}
+        return data
+
+
+class MergeInput(Schema):
+    class Meta:
+        unknown = RAISE
+
+    lots = fields.List(fields.String(validate=validate.Regexp(LOT)), required=True,
+                       validate=validate.Length(2, 1000))
+    into = fields.String(required=True, validate=validate.Regexp(LOT))
+
+    @pre_load
+    def lots_from_text(self, data: Any, **_: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("lots"), str):
+            data = {**data, "lots": _split_list(data["lots"])}
+        return data
+
+
+class OutputInput(Schema):
+    class Meta:
+        unknown = RAISE
+
+    lot = fields.String(required=True, validate=validate.Regexp(LOT))
+    product = fields.String(required=True)
+    quantity = DecimalText(required=True)
+
+
+class TransformInput(Schema):
+    class Meta:
+        unknown = RAISE
+
+    inputs = fields.List(fields.String(validate=validate.Regexp(LOT)), required=True,
+                         validate=validate.Length(1, 1000))
+    process = fields.String(required=True)
+    outputs = fields.List(fields.Nested(OutputInput), required=True,
+                          validate=validate.Length(1, 20))
+
+    @pre_load
+    def from_text(self, data: Any, **_: Any) -> Any:
+        # outputs as "LOT:product:quantity,..." for the command line
+        if isinstance(data, dict):
+            data = dict(data)
+            if isinstance(data.get("inputs"), str):
+                data["inputs"] = _split_list(data["inputs"])
+            if isinstance(data.get("outputs"), str):
+                outs = []
+                for item in _split_list(data["outputs"]):
+                    parts = item.split(":")
+                    if len(parts) != 3:
+                        raise ValidationError({"outputs": ["expected LOT:product:quantity, got "
+                                                           f"{item!r:.40}"]})
+                    outs.append({"lot": parts[0], "product": parts[1], "quantity": parts[2]})
+                data["outputs"] = outs
+        return data
+
+
+class AdjustInput(Schema):
+    class Meta:
+        unknown = RAISE
+
+    lot = fields.String(required=True, validate=validate.Regexp(LOT))
+    loss = DecimalText(required=True)  # the quantity lost, positive; recorded as a negative change
+    reason = fields.Enum(AdjustmentReason, by_value=True, required=True)
+    note = Text(required=True, max_length=500)
+
+
+INPUT_SCHEMAS: dict[str, type[Schema]] = {
+    "harvest": HarvestInput,
+    "dispatch": DispatchInput,
+    "receive": ReceiveInput,
+    "refuse": RefuseInput,
+    "split": SplitInput,
+    "merge": MergeInput,
+    "transform": TransformInput,
+    "adjust": AdjustInput,
+}
+
+
+def percent_to_basis_points(percent: Decimal) -> int:
+    bp = percent * 100
+    if bp != bp.to_integral_value():
+        raise ValidationError(f"expected a share with at most two decimals of a percent, "
+                              f"got {percent}")
+    return int(bp)

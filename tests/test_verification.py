@@ -1,0 +1,121 @@
+"""Verification finds tampering made behind the application's back, at the entry touched."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import text
+
+from ledger.domain.encoding import entry_hash_of_bytes
+from ledger.domain.merkle import leaf_hash, root_of_leaves
+from ledger.domain.note import Checkpoint, NoteSigner, NoteVerifier
+from ledger.keystore import generate_private_key
+from ledger.service import Ledger, read_jsonl, run_verification
+from tests.builders import FakeClock, World
+
+
+def small_history(world: World) -> None:
+    world.harvest("BN-0001", quantity="1000")
+    world.harvest("BN-0002", quantity="500")
+    world.transfer("BN-0001", "assoc-cachoeira", "coop")
+    world.split("BN-0001", {"BN-0001-A": "600", "BN-0001-B": "400"}, by="coop")
+    world.transfer("BN-0001-A", "coop", "processor")
+    world.transform(["BN-0001-A"], [("K-0001", "brazil-nut-kernel", "220")], by="processor")
+    world.adjust("BN-0002", "-12.5", by="assoc-cachoeira")
+
+
+def drop_triggers(ledger: Ledger) -> None:
+    with ledger.store.engine.begin() as connection:
+        if ledger.store.is_sqlite:
+            for name in ("entries_no_update", "entries_no_delete"):
+                connection.execute(text(f"DROP TRIGGER {name}"))
+        else:
+            connection.execute(text("DROP TRIGGER entries_append_only ON entries"))
+
+
+def test_an_honest_ledger_verifies(world: World) -> None:
+    small_history(world)
+    signer = NoteSigner("trilha.test/log", generate_private_key())
+    world.ledger.sign_checkpoint(signer)
+    world.harvest("BN-0003")
+    world.ledger.sign_checkpoint(signer)
+    report = world.ledger.verify(NoteVerifier.from_vkey(signer.verifier_key()))
+    assert report.ok, report.findings
+    assert report.entries == world.ledger.size()
+    assert report.checkpoints_checked == 2
+
+
+def test_flipping_a_byte_of_an_entry_is_reported_at_that_entry(world: World) -> None:
+    small_history(world)
+    drop_triggers(world.ledger)
+    target = 12
+    body = world.ledger.store.entry(target).body
+    index = body.index(b'"12.5"') if b'"12.5"' in body else len(body) // 2
+    tampered = body[:index + 1] + b"9" + body[index + 2:]
+    with world.ledger.store.engine.begin() as connection:
+        connection.execute(text("UPDATE entries SET body = :b WHERE seq = :s"),
+                           {"b": tampered, "s": target})
+    report = world.ledger.verify()
+    assert not report.ok
+    assert target in {finding.seq for finding in report.findings}
+
+
+def test_a_rewritten_entry_breaks_the_signed_checkpoint(world: World) -> None:
+    small_history(world)
+    signer = NoteSigner("trilha.test/log", generate_private_key())
+    world.ledger.sign_checkpoint(signer)
+    drop_triggers(world.ledger)
+    last = world.ledger.size() - 1
+    stored = world.ledger.store.entry(last)
+    with world.ledger.store.engine.begin() as connection:
+        connection.execute(text("DELETE FROM entries WHERE seq = :s"), {"s": last})
+    report = world.ledger.verify(NoteVerifier.from_vkey(signer.verifier_key()))
+    rules = {finding.rule for finding in report.findings}
+    assert "checkpoint_beyond_log" in rules and "log_head" in rules
+    del stored
+
+
+def test_verifying_an_exported_jsonl_file_gives_the_same_result(world: World,
+                                                                tmp_path: Path) -> None:
+    small_history(world)
+    data = b"".join(world.ledger.export_jsonl())
+    report = run_verification(read_jsonl(io.BytesIO(data)), [], workers=2)
+    assert report.ok and report.entries == world.ledger.size()
+    lines = data.splitlines(keepends=True)
+    swapped = b"".join([*lines[:10], lines[11], lines[10], *lines[12:]])
+    report = run_verification(read_jsonl(io.BytesIO(swapped)), [], workers=1)
+    assert {10, 11} <= {finding.seq for finding in report.findings}
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> list[bytes]:
+    url = f"sqlite:///{tmp_path_factory.mktemp('hist') / 'l.sqlite'}"
+    clock = FakeClock()
+    ledger = Ledger.open(url, clock=clock)
+    world = World.with_chain(ledger, clock)
+    small_history(world)
+    lines = [line.rstrip(b"\n") for line in ledger.export_jsonl()]
+    ledger.close()
+    return lines
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_any_single_byte_change_is_reported_at_that_entry(exported: list[bytes],
+                                                          data: st.DataObject) -> None:
+    seq = data.draw(st.integers(0, len(exported) - 1))
+    body = exported[seq]
+    position = data.draw(st.integers(0, len(body) - 1))
+    new_byte = data.draw(st.integers(0, 255).filter(lambda b: b != body[position]
+                                                    and b not in (10, 13)))
+    tampered = body[:position] + bytes([new_byte]) + body[position + 1:]
+    lines = [*exported[:seq], tampered, *exported[seq + 1:]]
+    # An auditor holds a signed checkpoint of the honest log: it pins the last entry too.
+    honest_root = root_of_leaves([leaf_hash(entry_hash_of_bytes(line)) for line in exported])
+    checkpoint = Checkpoint("trilha.test/log", len(exported), honest_root)
+    report = run_verification(read_jsonl(lines), [checkpoint], workers=1)
+    assert seq in {finding.seq for finding in report.findings}

@@ -1,0 +1,51 @@
+"""Configuration from environment variables and the instance folder.
+
+Development (the default, ``trilha serve``) may run without secrets: a random session
+key is made per process. Production (``TRILHA_ENV=production``) refuses to start
+without ``TRILHA_SECRET_KEY`` and ``TRILHA_DATABASE_URL``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from typing import Any
+
+from flask import Flask
+
+from ledger.errors import ConfigurationError
+
+REQUIRED_IN_PRODUCTION = ("SECRET_KEY", "DATABASE_URL")
+
+
+def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
+    app.config.from_mapping(
+        ENV_NAME=os.environ.get("TRILHA_ENV", "development"),
+        DATABASE_URL=os.environ.get("TRILHA_DATABASE_URL"),
+        SECRET_KEY=os.environ.get("TRILHA_SECRET_KEY"),
+        PUBLIC_BASE_URL=os.environ.get("TRILHA_PUBLIC_BASE_URL", "http://localhost:8000"),
+        LOG_ORIGIN=os.environ.get("TRILHA_LOG_ORIGIN", "trilha.local/log"),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        MAX_CONTENT_LENGTH=8 * 1024 * 1024,
+    )
+    if test_config is None:
+        app.config.from_pyfile("trilha.cfg", silent=True)
+    else:
+        app.config.from_mapping(test_config)
+    production = app.config["ENV_NAME"] == "production"
+    app.config.setdefault("SESSION_COOKIE_SECURE", production)
+    app.config["SESSION_COOKIE_SECURE"] = production or app.config.get(
+        "SESSION_COOKIE_SECURE", False)
+    if production:
+        missing = [name for name in REQUIRED_IN_PRODUCTION if not app.config.get(name)]
+        if missing:
+            raise ConfigurationError(
+                "production mode needs " + ", ".join(f"TRILHA_{name}" for name in missing)
+                + " to be set; refusing to start")
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = secrets.token_hex(32)
+    if not app.config.get("DATABASE_URL"):
+        from cli.context import default_database_url
+
+        app.config["DATABASE_URL"] = default_database_url()
