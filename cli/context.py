@@ -101,6 +101,10 @@ def exit_code_for(error: LedgerError) -> int:
 def fail(error: LedgerError) -> NoReturn:
     """One clear line on stderr, a distinct exit code, never a traceback."""
     click.echo(f"error: {error.message}", err=True)
+    extra = getattr(error, "errors", None) or {}
+    if len(extra) > 1:  # every field that is wrong, not just the first
+        for field_name, messages in extra.items():
+            click.echo(f"  {field_name}: {'; '.join(messages)}", err=True)
     sys.exit(exit_code_for(error))
 
 

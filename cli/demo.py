@@ -1,7 +1,63 @@
-"""Commands of the `trilha` CLI (see cli/main.py for the list)."""
+"""``trilha demo``: build the demo chain into the ledger and say where to look next."""
 
 from __future__ import annotations
 
+import os
+import sys
+
 import click
 
-COMMANDS: list[click.Command] = []
+from cli import keyring
+from cli.context import Context, errors_as_exit, pass_context
+from ledger.demo import OPERATOR, build_demo
+from ledger.domain.note import NoteSigner
+from ledger.keystore import encrypt_private_key
+
+DEMO_PASSPHRASE = "demo"
+
+
+@click.command()
+@click.option("--base-url", envvar="TRILHA_PUBLIC_BASE_URL", default="http://localhost:8000",
+              show_default=True, help="Where the web app will serve the lots.")
+@pass_context
+def demo(context: Context, base_url: str) -> None:
+    """Build the demo ledger (idempotent) and store the demo actors' keys."""
+    with errors_as_exit():
+        ledger = context.ledger()
+        with click.progressbar(length=1, label="building the demo chain",
+                               file=sys.stderr) as bar:
+            def progress(done: int, total: int) -> None:
+                bar.length = total
+                bar.update(done - bar.pos)
+
+            result = build_demo(ledger, progress=progress)
+        passphrase = os.environ.get("TRILHA_PASSPHRASE", DEMO_PASSPHRASE).encode()
+        keys = keyring.keys_dir()
+        keys.mkdir(parents=True, exist_ok=True)
+        for actor, signer in result.signers.items():
+            path = keyring.key_path(actor)
+            if not path.exists():
+                path.write_bytes(encrypt_private_key(signer.private_key, passphrase))
+                path.chmod(0o600)
+        vkey = NoteSigner(ledger.origin, result.signers[OPERATOR].private_key).verifier_key()
+        (keys / "operator.vkey").write_text(vkey + "\n", encoding="utf-8")
+        data = {"built": result.built, "entries": ledger.size(), "database": context.db_url,
+                "keys": str(keys), "operator_verifier_key": vkey, "lots": result.lots,
+                "example": f"{base_url}/lots/BN-K-25-001E"}
+
+        def human() -> None:
+            state = "built" if result.built else "already present (nothing changed)"
+            click.echo(f"demo ledger {state}: {ledger.size()} entries in {context.db_url}")
+            click.echo(f"demo keys in {keys} (passphrase: {passphrase.decode()}; demo only)")
+            click.echo("look next:")
+            click.echo(f"  {base_url}/lots/BN-K-25-001E      export kernels, Acre -> Hamburg")
+            click.echo(f"  {base_url}/lots/ACAI-POLPA-25-01  açaí pulp, Igarapé-Miri")
+            click.echo(f"  {base_url}/lots/RB-XAP-25-M1      EUDR rubber, Xapuri")
+            click.echo(f"  {base_url}/lots/MQ-PGP-25-01S     dried maqui, Los Ríos (CLP)")
+            click.echo("  trilha provenance BN-K-25-001E   the same chain in the terminal")
+            click.echo("  trilha verify                    re-check the whole ledger")
+
+        context.emit(data, human)
+
+
+COMMANDS: list[click.Command] = [demo]

@@ -6,6 +6,7 @@ Each is a signed ledger event like any other; these functions only build and sig
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from ledger.builders import make_event
 from ledger.domain import events as ev
@@ -17,31 +18,36 @@ from ledger.signing import sign_event
 
 
 def bootstrap(ledger: Ledger, operator_id: str, name: str, signer: Signer,
-              products: Sequence[Product]) -> list[Entry]:
-    """A new ledger's first entries: the operator registers itself, then the catalogue."""
+              products: Sequence[Product], *, at: datetime | None = None) -> list[Entry]:
+    """A new ledger's first entries: the operator registers itself, then the catalogue.
+
+    ``at`` dates the statements (default: now); keys are valid from then on.
+    """
     body = ev.ActorRegistered(ev.ActorId(operator_id), ev.ActorKind.OPERATOR, name, None,
                               signer.public_key_raw)
-    first = ledger.append(sign_event(make_event(body, operator_id, ledger.clock()), (signer,)))
-    return [first, *register_products(ledger, operator_id, signer, products)]
+    event = make_event(body, operator_id, at or ledger.clock())
+    first = ledger.append(sign_event(event, (signer,)))
+    return [first, *register_products(ledger, operator_id, signer, products, at=at)]
 
 
 def register_products(ledger: Ledger, operator_id: str, signer: Signer,
-                      products: Sequence[Product]) -> list[Entry]:
+                      products: Sequence[Product], *,
+                      at: datetime | None = None) -> list[Entry]:
     """Register the products the ledger does not know yet (idempotent)."""
     new = [p for p in products if ledger.store.product(p.code) is None]
-    now = ledger.clock()
+    now = at or ledger.clock()
     return ledger.append_many([
         sign_event(make_event(ev.ProductRegistered(p), operator_id, now), (signer,))
         for p in new]) if new else []
 
 
 def register_actor(ledger: Ledger, operator_id: str, operator_signer: Signer, actor_id: str,
-                   kind: ev.ActorKind, name: str, gln: str | None,
-                   actor_signer: Signer) -> Entry:
+                   kind: ev.ActorKind, name: str, gln: str | None, actor_signer: Signer, *,
+                   at: datetime | None = None) -> Entry:
     """Signed by the operator (authority) and by the new key (proof of possession)."""
     body = ev.ActorRegistered(ev.ActorId(actor_id), kind, name, gln,
                               actor_signer.public_key_raw)
-    event = make_event(body, operator_id, ledger.clock())
+    event = make_event(body, operator_id, at or ledger.clock())
     return ledger.append(sign_event(event, (operator_signer, actor_signer)))
 
 

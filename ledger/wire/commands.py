@@ -181,9 +181,15 @@ class TransformInput(Schema):
             data = dict(data)
             if isinstance(data.get("inputs"), str):
                 data["inputs"] = _split_list(data["inputs"])
-            if isinstance(data.get("outputs"), str):
-                outs = []
-                for item in _split_list(data["outputs"]):
+            outputs = data.get("outputs")
+            if isinstance(outputs, str):
+                outputs = _split_list(outputs)
+            if isinstance(outputs, list) and any(isinstance(o, str) for o in outputs):
+                outs: list[Any] = []
+                for item in outputs:
+                    if not isinstance(item, str):
+                        outs.append(item)
+                        continue
                     parts = item.split(":")
                     if len(parts) != 3:
                         raise ValidationError({"outputs": ["expected LOT:product:quantity, got "
