@@ -6,6 +6,7 @@ database), provenance, Merkle proofs, checkpoints and verification.
 
 from __future__ import annotations
 
+import json
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
@@ -27,6 +28,7 @@ from ledger.domain.note import Checkpoint, NoteSigner, NoteVerifier, open_note, 
 from ledger.domain.rules import decide
 from ledger.domain.state import LotRecord
 from ledger.errors import LedgerError, NotFound, ValidationError, VerificationError
+from ledger.steps import step_json
 from ledger.storage.store import Store, StoredCheckpoint, StoredEntry
 from ledger.verification import Report, verify_log
 from ledger.wire.entries import build_entry, load_entry
@@ -37,6 +39,10 @@ DEFAULT_ORIGIN = "trilha.local/log"
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+def encode_step(entry: Entry) -> str:
+    return json.dumps(step_json(entry), ensure_ascii=False, separators=(",", ":"))
 
 
 def utc_now() -> datetime:
@@ -72,6 +78,7 @@ class Provenance:
     upstream: tuple[tuple[str, str], ...]  # (parent, child) links towards the harvests
     downstream: tuple[tuple[str, str], ...]
     entries: tuple[Entry, ...] = field(default=())  # every entry touching those lots
+    steps: tuple[dict[str, Any], ...] = field(default=())  # the same, as timeline steps
 
     @property
     def lot_ids(self) -> set[str]:
@@ -117,7 +124,7 @@ class Ledger:
         appended: list[Entry] = []
         with self.store.append_session() as session:
             size, head = session.lock_head()
-            tree = CompactRange.from_reader(size, session)
+            tree = self._frontier(size, head, session)
             for index, signed in enumerate(events):
                 appended_at = self.clock()
                 try:
@@ -129,13 +136,20 @@ class Ledger:
                     continue
                 entry = build_entry(tree.size, head, appended_at, signed)
                 nodes = tree.append(leaf_hash(entry.hash))
-                session.write(entry, effects, nodes)
+                session.write(entry, effects, nodes, encode_step(entry))
                 head = entry.hash
                 appended.append(entry)
             if failures:
                 raise BatchRejected(failures)
             session.set_head(tree.size, head)
+        self.store.frontier = (tree.size, head, tree.hashes())
         return appended
+
+    def _frontier(self, size: int, head: bytes, session: Any) -> CompactRange:
+        cached = self.store.frontier
+        if cached is not None and cached[0] == size and digests_equal(cached[1], head):
+            return CompactRange(size, list(cached[2]))
+        return CompactRange.from_reader(size, session)
 
     def replicate(self, entries: Iterable[Entry]) -> int:
         """Append entries exactly as another ledger sequenced them (restore, mirror).
@@ -154,7 +168,8 @@ class Ledger:
                         f"{head.hex()[:16]}…, got seq {entry.seq} linking to "
                         f"{entry.prev.hex()[:16]}…")
                 effects = decide(entry.signed, session, entry.appended_at)
-                session.write(entry, effects, tree.append(leaf_hash(entry.hash)))
+                session.write(entry, effects, tree.append(leaf_hash(entry.hash)),
+                              encode_step(entry))
                 head = entry.hash
                 count += 1
             session.set_head(tree.size, head)
@@ -179,12 +194,12 @@ class Ledger:
         lot = self.lot(lot_id)
         upstream = tuple(self.store.lot_graph(lot_id, upstream=True))
         downstream = tuple(self.store.lot_graph(lot_id, upstream=False))
-        provenance = Provenance(lot, upstream, downstream)
+        steps = tuple(self.store.provenance_steps(lot_id))
         if not with_entries:
-            return provenance
-        seqs = self.store.seqs_of_lots(provenance.lot_ids)
+            return Provenance(lot, upstream, downstream, (), steps)
+        seqs = [step["seq"] for step in steps]
         entries = tuple(load_entry(stored.body) for stored in self.store.entries_by_seq(seqs))
-        return Provenance(lot, upstream, downstream, entries)
+        return Provenance(lot, upstream, downstream, entries, steps)
 
     # -- Merkle proofs and checkpoints ----------------------------------------------------
 

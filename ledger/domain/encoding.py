@@ -38,29 +38,32 @@ def _fast_path_ok(value: Any) -> bool:
     stack = [value]
     while stack:
         item = stack.pop()
-        if isinstance(item, str) or item is None or isinstance(item, bool):
+        kind = type(item)
+        if kind is str or item is None or kind is bool:
             continue
-        if isinstance(item, int):
-            if -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
-                continue
-            return False
-        if isinstance(item, dict):
-            for key, child in item.items():
-                if not isinstance(key, str) or any(ord(ch) > 0xFFFF for ch in key):
+        if kind is dict:
+            for key in item:
+                # Keys outside the BMP sort differently in UTF-16 (JCS) and code points.
+                if type(key) is not str or not (key.isascii() or _bmp_only(key)):
                     return False
-                stack.append(child)
-            continue
-        if isinstance(item, list | tuple):
+            stack.extend(item.values())
+        elif kind is list or kind is tuple:
             stack.extend(item)
-            continue
-        if isinstance(item, float):
+        elif kind is int:
+            if not -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
+                return False
+        elif kind is float:
             # Coordinates: for plain, non-integral magnitudes Python's shortest repr is the
             # ECMAScript one that JCS prescribes; anything else goes to rfc8785.
-            if not item.is_integer() and 1e-4 <= abs(item) < 1e15:
-                continue
-            return False
-        return False  # anything else: let rfc8785 decide
+            if item.is_integer() or not 1e-4 <= abs(item) < 1e15:
+                return False
+        else:
+            return False  # anything else (subclasses included): let rfc8785 decide
     return True
+
+
+def _bmp_only(text: str) -> bool:
+    return all(ord(ch) <= 0xFFFF for ch in text)
 
 
 def canonical_bytes(value: Any) -> bytes:

@@ -125,6 +125,10 @@ class CompactRange:
     def root(self) -> bytes:
         return _fold(self._hashes) if self._hashes else EMPTY_ROOT
 
+    def hashes(self) -> list[bytes]:
+        """A copy of the frontier hashes, largest subtree first."""
+        return list(self._hashes)
+
 
 def _path(index: int, start: int, end: int) -> list[tuple[int, int]]:
     if end - start == 1:

@@ -9,11 +9,21 @@ from typing import Any
 from sqlalchemy import Row
 
 from ledger.domain.events import ActorId, ActorKind, EventId, LotId
+from ledger.domain.measures import Money, Share, Valuation
 from ledger.domain.state import ActorRecord, KeyRecord, LotRecord, LotStatus, PendingDispatch
-from ledger.wire.events import ValuationSchema
 from ledger.wire.fields import format_instant, parse_instant
 
-_VALUATION = ValuationSchema()
+
+# The pending valuation is the ledger's own projection of an already validated event, so
+# it is stored as a compact internal form rather than passed through the wire schemas.
+def _valuation_to_text(valuation: Valuation) -> str:
+    return json.dumps([valuation.price.amount, valuation.price.currency,
+                       [[s.party, s.role, s.share_bp, s.amount] for s in valuation.split]])
+
+
+def _valuation_from_text(text: str) -> Valuation:
+    amount, currency, split = json.loads(text)
+    return Valuation(Money(amount, currency), tuple(Share(*item) for item in split))
 
 
 def actor_from_row(row: Row[Any]) -> ActorRecord:
@@ -37,7 +47,7 @@ def key_to_row(key: KeyRecord) -> dict[str, Any]:
 def lot_from_row(row: Row[Any]) -> LotRecord:
     pending = None
     if row.pending_to is not None:
-        valuation = _VALUATION.load(json.loads(row.pending_valuation))
+        valuation = _valuation_from_text(row.pending_valuation)
         pending = PendingDispatch(ActorId(row.pending_to), EventId(row.pending_dispatch),
                                   valuation)
     return LotRecord(LotId(row.lot_id), row.product, Decimal(row.quantity), row.unit,
@@ -53,6 +63,6 @@ def lot_to_row(lot: LotRecord, seq: int) -> dict[str, Any]:
         "season": lot.season, "community": lot.community,
         "pending_to": pending.to if pending else None,
         "pending_dispatch": pending.dispatch if pending else None,
-        "pending_valuation": json.dumps(_VALUATION.dump(pending.valuation)) if pending else None,
+        "pending_valuation": _valuation_to_text(pending.valuation) if pending else None,
         "updated_seq": seq,
     }

@@ -13,7 +13,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from ledger.domain.catalogue import Product
@@ -30,6 +42,37 @@ from ledger.storage.records import (
     lot_from_row,
     lot_to_row,
 )
+
+# Statements built once: building SQLAlchemy expressions per call costs more than running
+# them on SQLite, and appends sit on the hot path.
+_ACTOR = select(t.actors).where(t.actors.c.actor_id == bindparam("id"))
+_KEY = select(t.keys).where(t.keys.c.key_id == bindparam("id"))
+_PRODUCT = select(t.products.c.body).where(t.products.c.code == bindparam("id"))
+_LOT = select(t.lots).where(t.lots.c.lot_id == bindparam("id"))
+_HAS_EVENT = select(literal(1)).where(t.entries.c.event_id == bindparam("id"))
+_HAS_ACTORS = select(literal(1)).select_from(t.actors).limit(1)
+_HEAD = select(t.log_head).where(t.log_head.c.id == 1)
+_HEAD_FOR_UPDATE = _HEAD.with_for_update()
+_SET_HEAD = update(t.log_head).where(t.log_head.c.id == 1).values(
+    size=bindparam("size"), head_hash=bindparam("head_hash"))
+_INSERT_ENTRY = insert(t.entries)
+_INSERT_NODES = insert(t.merkle_nodes)
+_INSERT_LOT = insert(t.lots)
+_UPDATE_LOT = update(t.lots).where(t.lots.c.lot_id == bindparam("b_lot_id"))
+_INSERT_LINKS = insert(t.lot_links)
+_INSERT_LOT_EVENTS = insert(t.lot_events)
+_INSERT_STEP = insert(t.entry_steps)
+# Every step of a lot's history, upstream to the harvests and downstream, in one query.
+_PROVENANCE_STEPS = text("""
+WITH RECURSIVE up(lot) AS (
+    SELECT :lot UNION SELECT l.parent FROM lot_links l JOIN up ON l.child = up.lot
+), down(lot) AS (
+    SELECT :lot UNION SELECT l.child FROM lot_links l JOIN down ON l.parent = down.lot
+), lots(lot) AS (SELECT lot FROM up UNION SELECT lot FROM down)
+SELECT s.seq, s.step FROM entry_steps s
+WHERE s.seq IN (SELECT e.seq FROM lot_events e JOIN lots ON e.lot_id = lots.lot)
+ORDER BY s.seq
+""")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,34 +99,45 @@ class StoredCheckpoint:
 class _Reads:
     """Indexed reads shared by the store and by an append session."""
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, *, actor_cache: dict[str, ActorRecord] | None
+                 = None, product_cache: dict[str, Product] | None = None) -> None:
         self.connection = connection
+        self.actor_cache: dict[str, ActorRecord] = {} if actor_cache is None else actor_cache
+        self.product_cache: dict[str, Product] = {} if product_cache is None else product_cache
 
     def actor(self, actor_id: str) -> ActorRecord | None:
-        row = self.connection.execute(
-            select(t.actors).where(t.actors.c.actor_id == actor_id)).first()
-        return actor_from_row(row) if row else None
+        cached = self.actor_cache.get(actor_id)
+        if cached is not None:
+            return cached
+        row = self.connection.execute(_ACTOR, {"id": actor_id}).first()
+        if row is None:
+            return None
+        actor = self.actor_cache[actor_id] = actor_from_row(row)  # actors never change
+        return actor
 
     def key(self, key_id: str) -> KeyRecord | None:
-        row = self.connection.execute(select(t.keys).where(t.keys.c.key_id == key_id)).first()
+        row = self.connection.execute(_KEY, {"id": key_id}).first()
         return key_from_row(row) if row else None
 
     def product(self, code: str) -> Product | None:
-        row = self.connection.execute(
-            select(t.products.c.body).where(t.products.c.code == code)).first()
-        return Product.from_json(json.loads(row.body)) if row else None
+        cached = self.product_cache.get(code)
+        if cached is not None:
+            return cached
+        row = self.connection.execute(_PRODUCT, {"id": code}).first()
+        if row is None:
+            return None
+        product = self.product_cache[code] = Product.from_json(json.loads(row.body))
+        return product  # products never change once registered
 
     def lot(self, lot_id: str) -> LotRecord | None:
-        row = self.connection.execute(select(t.lots).where(t.lots.c.lot_id == lot_id)).first()
+        row = self.connection.execute(_LOT, {"id": lot_id}).first()
         return lot_from_row(row) if row else None
 
     def has_event(self, event_id: str) -> bool:
-        return self.connection.execute(
-            select(literal(1)).where(t.entries.c.event_id == event_id)).first() is not None
+        return self.connection.execute(_HAS_EVENT, {"id": event_id}).first() is not None
 
     def has_actors(self) -> bool:
-        return self.connection.execute(select(literal(1)).select_from(t.actors)).first() \
-            is not None
+        return self.connection.execute(_HAS_ACTORS).first() is not None
 
     def read_nodes(self, keys: Collection[NodeKey]) -> Mapping[NodeKey, bytes]:
         if not keys:
@@ -94,7 +148,7 @@ class _Reads:
         return {(row.level, row.idx): bytes(row.hash) for row in rows}
 
     def head(self) -> tuple[int, bytes]:
-        row = self.connection.execute(select(t.log_head).where(t.log_head.c.id == 1)).one()
+        row = self.connection.execute(_HEAD).one()
         return int(row.size), bytes(row.head_hash)
 
 
@@ -102,23 +156,22 @@ class AppendSession(_Reads):
     """A write transaction holding the log head; implements the rules' LedgerView."""
 
     def lock_head(self) -> tuple[int, bytes]:
-        query = select(t.log_head).where(t.log_head.c.id == 1)
-        if self.connection.dialect.name == "postgresql":
-            query = query.with_for_update()
+        query = _HEAD_FOR_UPDATE if self.connection.dialect.name == "postgresql" else _HEAD
         row = self.connection.execute(query).one()
         return int(row.size), bytes(row.head_hash)
 
     def write(self, entry: Entry, effects: Effects,
-              nodes: Sequence[tuple[int, int, bytes]]) -> None:
+              nodes: Sequence[tuple[int, int, bytes]], step: str) -> None:
         event = entry.signed.event
         seq = entry.seq
         conn = self.connection
-        conn.execute(insert(t.entries).values(
-            seq=seq, entry_hash=entry.hash, event_id=event.id, kind=event.kind.value,
-            actor_id=event.actor, appended_at=_instant(entry), body=entry.canonical))
-        conn.execute(insert(t.merkle_nodes),
-                     [{"level": level, "idx": idx, "hash": digest}
-                      for level, idx, digest in nodes])
+        conn.execute(_INSERT_ENTRY, {
+            "seq": seq, "entry_hash": entry.hash, "event_id": event.id,
+            "kind": event.kind.value, "actor_id": event.actor,
+            "appended_at": _instant(entry), "body": entry.canonical})
+        conn.execute(_INSERT_NODES, [{"level": level, "idx": idx, "hash": digest}
+                                     for level, idx, digest in nodes])
+        conn.execute(_INSERT_STEP, {"seq": seq, "step": step})
         for actor in effects.actors:
             conn.execute(insert(t.actors).values(
                 actor_id=actor.actor_id, kind=actor.kind.value, name=actor.name, gln=actor.gln,
@@ -135,23 +188,21 @@ class AppendSession(_Reads):
                 seq=seq))
         self._write_lots(effects.lots, seq)
         if effects.links:
-            conn.execute(insert(t.lot_links), [{"parent": parent, "child": child, "seq": seq}
-                                               for parent, child in effects.links])
+            conn.execute(_INSERT_LINKS, [{"parent": parent, "child": child, "seq": seq}
+                                         for parent, child in effects.links])
         if effects.touched:
-            conn.execute(insert(t.lot_events), [{"lot_id": lot, "seq": seq}
-                                                for lot in dict.fromkeys(effects.touched)])
+            conn.execute(_INSERT_LOT_EVENTS, [{"lot_id": lot, "seq": seq}
+                                              for lot in dict.fromkeys(effects.touched)])
 
     def _write_lots(self, lots: Sequence[LotRecord], seq: int) -> None:
         for lot in lots:
             row = lot_to_row(lot, seq)
-            result = self.connection.execute(
-                update(t.lots).where(t.lots.c.lot_id == lot.lot_id).values(**row))
+            result = self.connection.execute(_UPDATE_LOT, {"b_lot_id": lot.lot_id, **row})
             if result.rowcount == 0:
-                self.connection.execute(insert(t.lots).values(created_seq=seq, **row))
+                self.connection.execute(_INSERT_LOT, {"created_seq": seq, **row})
 
     def set_head(self, size: int, head_hash: bytes) -> None:
-        self.connection.execute(update(t.log_head).where(t.log_head.c.id == 1).values(
-            size=size, head_hash=head_hash))
+        self.connection.execute(_SET_HEAD, {"size": size, "head_hash": head_hash})
 
 
 def _instant(entry: Entry) -> str:
@@ -165,6 +216,13 @@ class Store:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # Actors and products are immutable once registered, so positive lookups may be
+        # kept for the life of the process (keys and lots change, and are always re-read).
+        self._actors: dict[str, ActorRecord] = {}
+        self._products: dict[str, Product] = {}
+        # The Merkle frontier after this process's last append: reused when the head has
+        # not moved since (another writer's append changes the head and forces a re-read).
+        self.frontier: tuple[int, bytes, list[bytes]] | None = None
 
     @classmethod
     def open(cls, url: str, *, upgrade: bool = True) -> Store:
@@ -190,14 +248,21 @@ class Store:
         with self.engine.connect().execution_options(**{WRITE_OPTION: True}) as connection:
             try:
                 with connection.begin():
-                    yield AppendSession(connection)
-            except IntegrityError as exc:
-                raise Conflict(f"the database refused the append: {exc.orig}") from exc
+                    yield AppendSession(connection, actor_cache=self._actors,
+                                        product_cache=self._products)
+            except BaseException as exc:
+                # A rolled-back append may have cached records it wrote: forget them all.
+                self._actors.clear()
+                self._products.clear()
+                self.frontier = None
+                if isinstance(exc, IntegrityError):
+                    raise Conflict(f"the database refused the append: {exc.orig}") from exc
+                raise
 
     @contextmanager
     def reading(self) -> Iterator[_Reads]:
         with self.engine.connect() as connection, connection.begin():
-            yield _Reads(connection)
+            yield _Reads(connection, actor_cache=self._actors, product_cache=self._products)
 
     # -- reads outside an append ------------------------------------------------------
 
@@ -309,6 +374,12 @@ class Store:
         walk = walk.union(select(links.c.parent, links.c.child).where(step_on))
         with self.engine.connect() as connection:
             return [(row.parent, row.child) for row in connection.execute(select(walk))]
+
+    def provenance_steps(self, lot_id: str) -> list[dict[str, Any]]:
+        """The ready timeline steps of every lot linked to ``lot_id``, in log order."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(_PROVENANCE_STEPS, {"lot": lot_id})
+            return [json.loads(row.step) for row in rows]
 
     def seqs_of_lots(self, lot_ids: Collection[str]) -> list[int]:
         ordered = sorted(lot_ids)

@@ -120,4 +120,11 @@ lot_events = Table(
     Column("seq", BigInteger, primary_key=True, autoincrement=False),
 )
 
+# Each entry as a ready timeline step (JSON), written at append time: provenance reads it.
+entry_steps = Table(
+    "entry_steps", metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("step", Text, nullable=False),
+)
+
 APPEND_ONLY_TABLES = ("entries", "merkle_nodes", "checkpoints")

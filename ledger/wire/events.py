@@ -314,6 +314,7 @@ class SignedEnvelopeSchema(Strict):
 
 _ENVELOPE = EnvelopeSchema()
 _SIGNED = SignedEnvelopeSchema()
+_SIGNATURE = SignatureSchema()
 
 
 def _body_schema(kind: ev.EventKind) -> Schema:
@@ -423,5 +424,5 @@ def load_signed_event(data: Any) -> ev.SignedEvent:
 def dump_signed_event(signed: ev.SignedEvent) -> dict[str, Any]:
     return {
         "event": signed.event_json,
-        "signatures": [SignatureSchema().dump(sig) for sig in signed.signatures],
+        "signatures": [_SIGNATURE.dump(sig) for sig in signed.signatures],
     }
