@@ -98,14 +98,32 @@ def exit_code_for(error: LedgerError) -> int:
     return EXIT_OTHER
 
 
-def fail(error: LedgerError) -> NoReturn:
+def fail(error: LedgerError, lang: str | None = None) -> NoReturn:
     """One clear line on stderr, a distinct exit code, never a traceback."""
-    click.echo(f"error: {error.message}", err=True)
+    from cli.i18n import rule_hint, translate
+
+    lang = lang or _current_lang()
+    hint = rule_hint(getattr(error, "rule", None), lang) if lang != "en" else None
+    suffix = f" ({hint})" if hint else ""
+    click.echo(f"{translate('error', lang)}: {error.message}{suffix}", err=True)
     extra = getattr(error, "errors", None) or {}
     if len(extra) > 1:  # every field that is wrong, not just the first
         for field_name, messages in extra.items():
             click.echo(f"  {field_name}: {'; '.join(messages)}", err=True)
     sys.exit(exit_code_for(error))
+
+
+def _current_lang() -> str:
+    ctx = click.get_current_context(silent=True)
+    obj = ctx.find_object(Context) if ctx else None
+    return obj.lang if obj else "en"
+
+
+def t(message: str) -> str:
+    """``message`` in the language of the running command."""
+    from cli.i18n import translate
+
+    return translate(message, _current_lang())
 
 
 @contextmanager

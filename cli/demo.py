@@ -8,7 +8,7 @@ import sys
 import click
 
 from cli import keyring
-from cli.context import Context, errors_as_exit, pass_context
+from cli.context import Context, errors_as_exit, pass_context, t
 from ledger.demo import OPERATOR, build_demo
 from ledger.domain.note import NoteSigner
 from ledger.keystore import encrypt_private_key
@@ -46,16 +46,19 @@ def demo(context: Context, base_url: str) -> None:
                 "example": f"{base_url}/lots/BN-K-25-001E"}
 
         def human() -> None:
-            state = "built" if result.built else "already present (nothing changed)"
-            click.echo(f"demo ledger {state}: {ledger.size()} entries in {context.db_url}")
-            click.echo(f"demo keys in {keys} (passphrase: {passphrase.decode()}; demo only)")
-            click.echo("look next:")
-            click.echo(f"  {base_url}/lots/BN-K-25-001E      export kernels, Acre -> Hamburg")
-            click.echo(f"  {base_url}/lots/ACAI-POLPA-25-01  açaí pulp, Igarapé-Miri")
-            click.echo(f"  {base_url}/lots/RB-XAP-25-M1      EUDR rubber, Xapuri")
-            click.echo(f"  {base_url}/lots/MQ-PGP-25-01S     dried maqui, Los Ríos (CLP)")
-            click.echo("  trilha provenance BN-K-25-001E   the same chain in the terminal")
-            click.echo("  trilha verify                    re-check the whole ledger")
+            state = t("built") if result.built else t("already present (nothing changed)")
+            click.echo(t("demo ledger {state}: {entries} entries in {db}").format(
+                state=state, entries=ledger.size(), db=context.db_url))
+            click.echo(t("demo keys in {keys} (passphrase: {passphrase}; demo only)").format(
+                keys=keys, passphrase=passphrase.decode()))
+            click.echo(t("look next:"))
+            for lot, what in (("BN-K-25-001E", t("export kernels, Acre -> Hamburg")),
+                              ("ACAI-POLPA-25-01", t("açaí pulp, Igarapé-Miri")),
+                              ("RB-XAP-25-M1", t("EUDR rubber, Xapuri")),
+                              ("MQ-PGP-25-01S", t("dried maqui, Los Ríos (CLP)"))):
+                click.echo(f"  {base_url}/lots/{lot:<18} {what}")
+            click.echo("  trilha provenance BN-K-25-001E   " + t("the same chain in the terminal"))
+            click.echo("  trilha verify                    " + t("re-check the whole ledger"))
 
         context.emit(data, human)
 

@@ -9,7 +9,7 @@ from typing import IO, Any
 
 import click
 
-from cli.context import EXIT_FINDINGS, Context, errors_as_exit, pass_context
+from cli.context import EXIT_FINDINGS, Context, errors_as_exit, pass_context, t
 from cli.output import pairs
 from ledger.domain.note import NoteVerifier
 from ledger.errors import ConfigurationError, ValidationError
@@ -103,9 +103,10 @@ def _print_report(context: Context, report: Report) -> None:
     def human() -> None:
         for finding in report.findings:
             click.echo(str(finding))
-        verdict = "OK" if report.ok else f"{len(report.findings)} findings"
-        pairs([("entries", report.entries), ("root", report.root_hash.hex()),
-               ("checkpoints checked", report.checkpoints_checked), ("result", verdict)])
+        verdict = "OK" if report.ok else t("{count} findings").format(
+            count=len(report.findings))
+        pairs([(t("entries"), report.entries), (t("root"), report.root_hash.hex()),
+               (t("checkpoints checked"), report.checkpoints_checked), (t("result"), verdict)])
 
     context.emit(data, human)
     if not report.ok:
@@ -208,7 +209,8 @@ def import_(context: Context, path: Path, fmt: str) -> None:
         with path.open("rb") as lines:
             entries = [load_entry(raw.body) for raw in read_jsonl(lines)]
         count = ledger.replicate(entries)
-        context.emit({"imported": count}, lambda: click.echo(f"imported {count} entries"))
+        context.emit({"imported": count},
+                     lambda: click.echo(t("imported {count} entries").format(count=count)))
 
 
 @click.command()

@@ -12,7 +12,7 @@ import click
 
 from cli import keyring
 from cli.batch import read_rows
-from cli.context import Context, errors_as_exit, pass_context
+from cli.context import Context, errors_as_exit, pass_context, t
 from cli.output import pairs, table
 from ledger.errors import LedgerError
 from ledger.operations import BatchInputError, perform, perform_batch, sign_input
@@ -104,16 +104,19 @@ def _run_batch(context: Context, kind: str, actor: str, path: Path) -> None:
             line = rows[index][0]
             where = f"{problem.field}: " if problem.field and not problem.message.startswith(
                 problem.field) else ""
-            click.echo(f"{path.name}: line {line}: {where}{problem.message}", err=True)
+            click.echo(t("{file}: line {line}: {problem}").format(
+                file=path.name, line=line, problem=where + problem.message), err=True)
         raise
     except LedgerError as exc:
         failures = getattr(exc, "failures", None)
         if failures:
             for index, problem in failures:
-                click.echo(f"{path.name}: line {rows[index][0]}: {problem.message}", err=True)
+                click.echo(t("{file}: line {line}: {problem}").format(
+                    file=path.name, line=rows[index][0], problem=problem.message), err=True)
         raise
     context.emit({"imported": len(entries), "first_seq": entries[0].seq if entries else None},
-                 lambda: click.echo(f"imported {len(entries)} {kind} events from {path.name}"))
+                 lambda: click.echo(t("imported {count} {kind} events from {file}").format(
+                     count=len(entries), kind=kind, file=path.name)))
 
 
 def _make_command(kind: str) -> click.Command:
@@ -231,11 +234,12 @@ def provenance(context: Context, lot_id: str) -> None:
                 for parent in sorted(parents.get(node, [])):
                     walk(parent, depth + 1, render)
 
-            click.echo("upstream:")
+            click.echo(t("upstream:"))
             walk(lot_id, 0, lambda node: node)
             if prov.downstream:
-                click.echo("downstream: " + ", ".join(sorted({c for _, c in prov.downstream})))
-            click.echo("timeline:")
+                click.echo(t("downstream:") + " "
+                           + ", ".join(sorted({c for _, c in prov.downstream})))
+            click.echo(t("timeline:"))
             for entry in prov.entries:
                 click.echo(f"  {describe_entry(entry)}")
 

@@ -216,3 +216,14 @@ def test_every_command_has_help(run: Invoke) -> None:
         assert run(name, "--help").exit_code == 0, name
         for sub in getattr(command, "commands", {}):
             assert run(name, sub, "--help").exit_code == 0, (name, sub)
+
+
+def test_messages_in_portuguese_and_spanish(run: Invoke) -> None:
+    built = run("--lang", "pt-BR", "demo")
+    assert "livro-razão de demonstração construído: 70 registros" in built.stdout
+    refused = run("--lang", "es", "adjust", "--as", "coop-xapuri", "--lot", "BN-K-25-001E",
+                  "--loss", "1", "--reason", "loss", "--note", "x")
+    assert refused.exit_code == 4
+    assert "solo quien tiene la custodia actual del lote puede moverlo" in refused.stderr
+    verified = run("--lang", "pt-BR", "verify")
+    assert "checkpoints conferidos" in verified.stdout
