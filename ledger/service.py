@@ -26,9 +26,10 @@ from ledger.domain.merkle import (
 )
 from ledger.domain.note import Checkpoint, NoteSigner, NoteVerifier, open_note, sign_note
 from ledger.domain.rules import decide
-from ledger.domain.state import LotRecord
+from ledger.domain.state import LotRecord, MemoryState
 from ledger.errors import LedgerError, NotFound, ValidationError, VerificationError
 from ledger.steps import step_json
+from ledger.storage.scratch import ScratchFile
 from ledger.storage.store import Store, StoredCheckpoint, StoredEntry
 from ledger.verification import Report, verify_log
 from ledger.wire.entries import build_entry, load_entry
@@ -36,6 +37,8 @@ from ledger.wire.events import load_signed_event
 from ledger.wire.fields import format_instant
 
 DEFAULT_ORIGIN = "trilha.local/log"
+# Above this many entries, verification keeps its state on disk (flat memory).
+SCRATCH_THRESHOLD = 20_000
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -271,8 +274,17 @@ class Ledger:
         problems: list[str] = []
         if verifier is not None:
             checkpoints, problems = self.open_checkpoints(verifier)
-        report = run_verification(self.store.iter_entries(), checkpoints, workers=workers,
-                                  progress=progress)
+        scratch = ScratchFile() if self.size() > SCRATCH_THRESHOLD else None
+        state = None if scratch is None else MemoryState(
+            actors=scratch.mapping("actors"), keys=scratch.mapping("keys"),
+            products=scratch.mapping("products"), lots=scratch.mapping("lots"),
+            events=scratch.mapping("events"))
+        try:
+            report = run_verification(self.store.iter_entries(), checkpoints,
+                                      workers=workers, progress=progress, state=state)
+        finally:
+            if scratch is not None:
+                scratch.close()
         from ledger.verification import Finding
 
         for problem in problems:
@@ -305,14 +317,16 @@ def read_jsonl(lines: Iterable[bytes]) -> Iterator[JsonlEntry]:
 
 def run_verification(entries: Iterable[StoredEntry] | Iterable[JsonlEntry],
                      checkpoints: Sequence[Checkpoint], *, workers: int = 2,
-                     progress: Callable[[int], None] | None = None) -> Report:
+                     progress: Callable[[int], None] | None = None,
+                     state: MemoryState | None = None) -> Report:
     if workers <= 1:
-        return verify_log(entries, checkpoints, progress=progress)
+        return verify_log(entries, checkpoints, progress=progress, state=state)
     with ProcessPoolExecutor(max_workers=workers) as pool:
         def map_batches(fn: Callable[[T], R], batches: Iterable[T]) -> Iterator[R]:
             return bounded_map(pool, fn, batches, window=workers * 4)
 
-        return verify_log(entries, checkpoints, map_batches=map_batches, progress=progress)
+        return verify_log(entries, checkpoints, map_batches=map_batches, progress=progress,
+                          state=state)
 
 
 def bounded_map(executor: Executor, fn: Callable[[T], R], items: Iterable[T], *,

@@ -119,3 +119,35 @@ def test_any_single_byte_change_is_reported_at_that_entry(exported: list[bytes],
     checkpoint = Checkpoint("trilha.test/log", len(exported), honest_root)
     report = run_verification(read_jsonl(lines), [checkpoint], workers=1)
     assert seq in {finding.seq for finding in report.findings}
+
+
+def test_verification_state_on_disk_gives_the_same_findings(world: World,
+                                                            monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    import ledger.service
+
+    small_history(world)
+    in_memory = world.ledger.verify(workers=1)
+    monkeypatch.setattr(ledger.service, "SCRATCH_THRESHOLD", 0)
+    on_disk = world.ledger.verify(workers=1)
+    assert on_disk.ok and on_disk.entries == in_memory.entries
+    assert on_disk.root_hash == in_memory.root_hash
+
+
+def test_scratch_mapping_behaves_like_a_dict() -> None:
+    from ledger.storage.scratch import ScratchFile
+
+    scratch = ScratchFile()
+    try:
+        mapping = scratch.mapping("lots", cache_size=2)
+        for n in range(10):
+            mapping[f"k{n}"] = {"n": n}
+        assert mapping["k0"] == {"n": 0} and "k9" in mapping and "x" not in mapping
+        mapping["k0"] = {"n": 100}
+        assert mapping["k0"] == {"n": 100} and len(mapping) == 10
+        del mapping["k1"]
+        assert "k1" not in mapping and sorted(mapping)[:2] == ["k0", "k2"]
+        with pytest.raises(KeyError):
+            mapping["k1"]
+    finally:
+        scratch.close()
