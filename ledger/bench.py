@@ -94,16 +94,22 @@ def _concurrent_writer(url: str, events: list[dict[str, Any]], queue: Any) -> No
 
 
 def _append_in_batches(ledger: Ledger, events: Iterator[SignedEvent], total: int,
-                       progress: Callable[[int], None] | None, batch: int = 1000) -> None:
+                       progress: Callable[[int], None] | None, batch: int = 1000) -> float:
+    """Append ``total`` events in batches; return the seconds spent appending only
+    (signing the synthetic events is the clients' work, not the ledger's)."""
     done = 0
+    appending = 0.0
     while done < total:
         chunk = list(itertools.islice(events, min(batch, total - done)))
         if not chunk:
-            return
+            break
+        start = time.perf_counter()
         ledger.append_many(chunk)
+        appending += time.perf_counter() - start
         done += len(chunk)
         if progress:
             progress(done)
+    return appending
 
 
 def run_benchmark(entries: int = 100_000, *, url: str | None = None,
@@ -140,9 +146,8 @@ def run_benchmark(entries: int = 100_000, *, url: str | None = None,
             db_url, batches, multiprocessing.get_context("fork"))
 
         remaining = entries - ledger.size()
-        start = time.perf_counter()
-        _append_in_batches(ledger, stream, remaining, report("build"))
-        results["append_batched_per_s"] = _rate(remaining, time.perf_counter() - start)
+        seconds = _append_in_batches(ledger, stream, remaining, report("build"))
+        results["append_batched_per_s"] = _rate(remaining, seconds)
         size = ledger.size()
         results["entries"] = size
 

@@ -79,11 +79,32 @@ def check_public_key(raw: bytes) -> None:
                              "public key: small-order point (weak key) refused")
 
 
+# Encodings (sign bit cleared) of small-order points, canonical or not: the blocklist
+# libsodium applies to R. Refusing them here makes pyca agree with libsodium-based and
+# browser verifiers on every signature, honest or crafted.
+_SMALL_ORDER_ENCODINGS: Final = frozenset(bytes.fromhex(h) for h in (
+    "0000000000000000000000000000000000000000000000000000000000000000",
+    "0100000000000000000000000000000000000000000000000000000000000000",
+    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+))
+
+
+def _clear_sign(encoded: bytes) -> bytes:
+    return encoded[:31] + bytes([encoded[31] & 0x7F])
+
+
 def verify_signature(public_key_raw: bytes, message: bytes, signature: bytes) -> None:
     """Raise :class:`SignatureError` unless ``signature`` is valid (no key in the message)."""
     if len(signature) != SIGNATURE_SIZE:
         raise SignatureError("signature_invalid", f"signature: expected {SIGNATURE_SIZE} "
                              f"bytes, got {len(signature)}")
+    if (_clear_sign(signature[:32]) in _SMALL_ORDER_ENCODINGS
+            or _clear_sign(public_key_raw) in _SMALL_ORDER_ENCODINGS):
+        raise SignatureError("signature_invalid", "signature: small-order R or key refused")
     try:
         Ed25519PublicKey.from_public_bytes(public_key_raw).verify(signature, message)
     except (InvalidSignature, ValueError) as exc:

@@ -197,22 +197,23 @@ def verify_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes],
 
 def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: bytes,
                        proof: Sequence[bytes]) -> None:
-    _check_hash(old_root, "old root")
-    _check_hash(new_root, "new root")
-    for position, item in enumerate(proof):
-        _check_hash(item, f"proof[{position}]")
-    if old_size < 1:
-        raise VerificationError(f"consistency: expected an old size of at least 1, got "
-                                f"{old_size}")
+    # The order of checks follows transparency-dev/merkle, whose vectors pin it down.
     if old_size > new_size:
         raise VerificationError(f"consistency: old size {old_size} is above new size "
                                 f"{new_size}")
+    if old_size < 1:
+        raise VerificationError(f"consistency: expected an old size of at least 1, got "
+                                f"{old_size}")
     if old_size == new_size:
         if proof:
             raise VerificationError("consistency: expected an empty proof for equal sizes")
         if not hmac.compare_digest(old_root, new_root):
             raise VerificationError("consistency: equal sizes but different roots")
         return
+    _check_hash(old_root, "old root")
+    _check_hash(new_root, "new root")
+    for position, item in enumerate(proof):
+        _check_hash(item, f"proof[{position}]")
     if not proof:
         raise VerificationError("consistency: empty proof for different sizes")
     items = list(proof)
