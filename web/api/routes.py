@@ -1,0 +1,94 @@
+"""API routes. Shapes come from the core's schemas; errors are mapped once in web/errors.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, current_app, jsonify, request
+
+from ledger.domain.encoding import digests_equal
+from ledger.errors import NotFound, ReplayError, ValidationError
+from ledger.provenance_view import provenance_json
+from ledger.wire.events import load_signed_event
+from web.api import bp
+from web.services import get_ledger
+
+
+def _int_arg(name: str, default: int | None = None) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        if default is None:
+            raise ValidationError(f"{name}: required query parameter", field=name)
+        return default
+    if not raw.isdigit() or len(raw) > 15:
+        raise ValidationError(f"{name}: expected a non-negative integer, got {raw!r:.20}",
+                              field=name)
+    return int(raw)
+
+
+@bp.post("/events")
+def submit_event() -> tuple[Response, int]:
+    """A signed event from a client (the CLI outbox). Repeating one is harmless."""
+    document = request.get_json(silent=True)
+    if not isinstance(document, dict):
+        raise ValidationError("body: expected a JSON object {event, signatures}",
+                              field="body")
+    ledger = get_ledger()
+    signed = load_signed_event(document)
+    try:
+        entry = ledger.append(signed)
+    except ReplayError:
+        stored = ledger.store.entry_by_event(signed.event.id)
+        if stored is not None:
+            existing = ledger.entry(stored.seq)
+            if digests_equal(existing.signed.digest, signed.digest):
+                return jsonify(_entry_json(stored.seq, existing.hash)), 200
+        raise
+    return jsonify(_entry_json(entry.seq, entry.hash)), 201
+
+
+def _entry_json(seq: int, entry_hash: bytes) -> dict[str, Any]:
+    return {"seq": seq, "entry_hash": entry_hash.hex()}
+
+
+@bp.get("/lots/<path:lot_id>/provenance")
+def lot_provenance(lot_id: str) -> Response:
+    return jsonify(provenance_json(get_ledger().provenance(lot_id, with_entries=False)))
+
+
+@bp.get("/lots/<path:lot_id>")
+def lot(lot_id: str) -> Response:
+    record = get_ledger().lot(lot_id)
+    return jsonify({"lot": record.lot_id, "product": record.product,
+                    "quantity": format(record.quantity, "f"), "unit": record.unit,
+                    "custodian": record.custodian, "status": record.status.value})
+
+
+@bp.get("/entries/<int:seq>")
+def entry(seq: int) -> Response:
+    stored = get_ledger().store.entry(seq)
+    return current_app.response_class(stored.body, mimetype="application/json")
+
+
+@bp.get("/checkpoint")
+def checkpoint() -> Response:
+    latest = get_ledger().latest_checkpoint()
+    if latest is None:
+        raise NotFound("no checkpoint has been signed yet")
+    return current_app.response_class(latest.note, mimetype="text/plain; charset=utf-8")
+
+
+@bp.get("/proofs/inclusion")
+def inclusion() -> Response:
+    proof = get_ledger().inclusion_proof(_int_arg("seq"), request.args.get("size", type=int))
+    return jsonify({"seq": proof.seq, "tree_size": proof.tree_size,
+                    "leaf_hash": proof.leaf_hash.hex(), "path": [h.hex() for h in proof.path],
+                    "root_hash": proof.root_hash.hex()})
+
+
+@bp.get("/proofs/consistency")
+def consistency() -> Response:
+    ledger = get_ledger()
+    old, new = _int_arg("old"), _int_arg("new", ledger.size())
+    path = ledger.consistency_proof(old, new)
+    return jsonify({"old_size": old, "new_size": new, "path": [h.hex() for h in path]})

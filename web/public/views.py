@@ -1,0 +1,201 @@
+"""Routes of the public pages. Every figure comes from the ledger service; nothing is typed in."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from babel.numbers import format_currency, format_decimal, format_percent
+from flask import Response, abort, current_app, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+
+from ledger.domain.gs1 import parse_digital_link
+from ledger.domain.measures import currency_exponent
+from ledger.errors import NotFound, ValidationError
+from ledger.lot_check import check_lot_history
+from ledger.value_share import community_share
+from web import charts
+from web.public import bp
+from web.services import get_ledger
+
+
+def role_name(role: str) -> str:
+    """A beneficiary role in the visitor's language (literal calls, so they are extracted)."""
+    names = {
+        "harvesters": _("Harvesters"), "harvester": _("Harvester"),
+        "community_fund": _("Community fund"),
+        "community_association": _("Community association"), "community": _("Community"),
+        "cooperative": _("Cooperative"), "processor": _("Processor"), "trader": _("Trader"),
+        "transport": _("Transport"), "other": _("Other"),
+    }
+    return names.get(role, role)
+UNIT_NAMES = {"KGM": "kg", "LTR": "L", "GRM": "g", "TNE": "t", "MLT": "mL", "H87": "pcs"}
+
+
+def money(amount: int, currency: str) -> str:
+    major = Decimal(amount).scaleb(-currency_exponent(currency))
+    return str(format_currency(major, currency, locale=str(get_locale())))
+
+
+def quantity(value: str | Decimal, unit: str) -> str:
+    number = format_decimal(Decimal(value), locale=str(get_locale()))
+    return f"{number} {UNIT_NAMES.get(unit, unit)}"
+
+
+def _lang() -> str:
+    return str(get_locale()).replace("_", "-")
+
+
+@bp.get("/")
+def index() -> Any:
+    code = request.args.get("code", "").strip()
+    if code:
+        return redirect(url_for("public.lot_page", lot_id=code))
+    ledger = get_ledger()
+    recent = ledger.store.lots(status="active", limit=8)
+    return render_template("public/index.html", recent=recent)
+
+
+@bp.get("/lots/<path:lot_id>/entries.json")
+def lot_entries(lot_id: str) -> Response:
+    ledger = get_ledger()
+    prov = ledger.provenance(lot_id, with_entries=False)
+    rows = ledger.store.entries_by_seq([s["seq"] for s in prov.steps])
+    body = [{"seq": r.seq, "entry_hash": r.entry_hash.hex(), "entry": json.loads(r.body)}
+            for r in rows]
+    return current_app.response_class(json.dumps(body, ensure_ascii=False, indent=1),
+                                      mimetype="application/json")
+
+
+@bp.get("/lots/<path:lot_id>/bundle.json")
+def lot_bundle(lot_id: str) -> Response:
+    try:
+        from ledger.bundle import build_bundle  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        abort(404, description=_("Proof bundles are not available on this server."))
+    bundle = build_bundle(get_ledger(), lot_id)
+    return current_app.response_class(json.dumps(bundle, ensure_ascii=False),
+                                      mimetype="application/json")
+
+
+@bp.get("/01/<gtin>/10/<path:lot>")
+def digital_link(gtin: str, lot: str) -> Any:
+    try:
+        link = parse_digital_link(request.path)
+    except ValidationError:
+        abort(404)
+    ledger = get_ledger()
+    record = ledger.store.lot(link.lot or "")
+    product = ledger.store.product(record.product) if record else None
+    if record is None or product is None or product.gtin is None or \
+            product.gtin.zfill(14) != link.gtin14:
+        return _not_found(link.lot or lot)
+    return _render_lot(record.lot_id)
+
+
+@bp.get("/lots/<path:lot_id>")
+def lot_page(lot_id: str) -> Any:
+    return _render_lot(lot_id)
+
+
+def _not_found(lot_id: str) -> Any:
+    return render_template("public/not_found.html", lot_id=lot_id), 404
+
+
+def _render_lot(lot_id: str) -> Any:
+    ledger = get_ledger()
+    try:
+        prov = ledger.provenance(lot_id, with_entries=False)
+    except NotFound:
+        return _not_found(lot_id)
+    lot = prov.lot
+    lang = _lang()
+    product = ledger.store.product(lot.product)
+    upstream = {lot.lot_id} | {p for p, _ in prov.upstream}
+    steps = [s for s in prov.steps if set(s["lots"]) & upstream]
+    names = _actor_names(ledger, {s["actor"] for s in steps} | {s.get("to", "") for s in steps})
+    harvests = [s for s in steps if s["kind"] == "lot.harvested"]
+    share = community_share(lot.lot_id, steps)
+    check = check_lot_history(ledger, [s["seq"] for s in steps],
+                              current_app.config.get("OPERATOR_VKEY"))
+    geometries = [(h["origin"]["community"], h["origin"]["geometry"]) for h in harvests
+                  if h["origin"].get("geometry")]
+    labels = {}
+    if len(upstream) <= 60:
+        for node in upstream:
+            record = ledger.store.lot(node)
+            if record is not None:
+                labels[node] = quantity(record.quantity, record.unit)
+    return render_template(
+        "public/lot.html", lot=lot, product=product,
+        product_name=product.name(lang) if product else lot.product,
+        quantity=quantity(lot.quantity, lot.unit), steps=[_view_step(s, names) for s in steps],
+        harvests=harvests, names=names, share=share, check=check,
+        min_price=_min_price_check(ledger, harvests, steps),
+        map_svg=charts.origin_map(geometries),
+        flow_svg=charts.flow_diagram(lot.lot_id, list(prov.upstream), labels),
+        money=money, percent=lambda v: format_percent(v, locale=str(get_locale()),
+                                                      decimal_quantization=False),
+        custodian=names.get(lot.custodian, lot.custodian),
+    )
+
+
+def _actor_names(ledger: Any, ids: set[str]) -> dict[str, str]:
+    out = {}
+    for actor_id in ids:
+        if actor_id:
+            actor = ledger.store.actor(actor_id)
+            out[actor_id] = actor.name if actor else actor_id
+    return out
+
+
+def _view_step(step: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
+    view = dict(step)
+    view["actor_name"] = names.get(step["actor"], step["actor"])
+    valuation = step.get("valuation")
+    if valuation:
+        currency = valuation["price"]["currency"]
+        view["price_text"] = money(valuation["price"]["amount"], currency)
+        view["shares"] = [
+            {"role": role_name(s["role"]), "party": s["party"],
+             "percent": format_percent(Decimal(s["share_bp"]) / 10000,
+                                       locale=str(get_locale()), decimal_quantization=False),
+             "amount": money(s["amount"], currency)} for s in valuation["split"]]
+        view["bar"] = charts.split_bar(
+            (s["role"], s["share_bp"], f"{role_name(s['role'])}: "
+             f"{money(s['amount'], currency)}") for s in valuation["split"])
+    if "quantity" in step and "unit" in step:
+        view["quantity_text"] = quantity(step["quantity"], step["unit"])
+    if step["kind"] == "lot.transformed":
+        view["outputs_text"] = ", ".join(f"{o['lot']} ({o['quantity']})"
+                                         for o in step["outputs"])
+    return view
+
+
+def _min_price_check(ledger: Any, harvests: Sequence[Mapping[str, Any]],
+                     steps: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """For each harvest lot: its first sale's price per unit against the catalogue minimum."""
+    out = []
+    for harvest in harvests:
+        product = ledger.store.product(harvest["product"])
+        reference = product.reference_min_price if product else None
+        if reference is None:
+            continue
+        lot = harvest["lots"][0]
+        sale = next((s for s in steps if s["kind"] == "lot.dispatched" and s["lots"][0] == lot),
+                    None)
+        if sale is None:
+            continue
+        price = sale["valuation"]["price"]
+        if price["currency"] != reference.currency:
+            continue
+        per_unit = Decimal(price["amount"]) / Decimal(harvest["quantity"])
+        out.append({"lot": lot, "paid": money(int(per_unit.to_integral_value()),
+                                              reference.currency),
+                    "minimum": money(reference.amount, reference.currency),
+                    "unit": UNIT_NAMES.get(reference.per, reference.per),
+                    "met": per_unit >= reference.amount, "source": reference.source})
+    return out

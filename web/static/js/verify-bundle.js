@@ -1,0 +1,1 @@
+// In-browser verification of a lot proof bundle (see docs/FORMAT.md).
