@@ -31,7 +31,7 @@ def role_name(role: str) -> str:
         "cooperative": _("Cooperative"), "processor": _("Processor"), "trader": _("Trader"),
         "transport": _("Transport"), "other": _("Other"),
     }
-    return names.get(role, role)
+    return str(names.get(role, role))
 UNIT_NAMES = {"KGM": "kg", "LTR": "L", "GRM": "g", "TNE": "t", "MLT": "mL", "H87": "pcs"}
 
 
