@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +112,7 @@ def sync(context: Context, url: str, outbox: Path, token: str | None) -> None:
         if not outbox.is_dir():
             raise ConfigurationError(f"outbox {outbox} does not exist")
         outcomes = sync_outbox(outbox, url, token)
-        context.emit([o.__dict__ for o in outcomes],
+        context.emit([asdict(o) for o in outcomes],
                      lambda: table(["EVENT", "RESULT", "DETAIL"],
                                    [(o.event, o.status, o.detail) for o in outcomes])
                      if outcomes else click.echo("outbox is empty"))

@@ -1,0 +1,134 @@
+"""The JSON API: signed events from clients (idempotent), proofs and checkpoints."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from flask.testing import FlaskClient
+
+from cli.main import cli
+from ledger.domain import events as ev
+from ledger.domain.note import NoteSigner
+from ledger.keystore import encrypt_private_key, generate_private_key
+from ledger.wire.events import dump_signed_event
+from tests.builders import World
+
+
+def adjustment(world: World, note: str = "rats") -> ev.SignedEvent:
+    return world.sign("assoc-cachoeira", ev.LotAdjusted(ev.LotId("BN-1"), Decimal("-1"),
+                                                        ev.AdjustmentReason.LOSS, note))
+
+
+def test_a_signed_event_is_accepted_once_and_a_repeat_is_harmless(world: World,
+                                                                  client: FlaskClient) -> None:
+    world.harvest("BN-1")
+    document = dump_signed_event(adjustment(world))
+    first = client.post("/api/v1/events", json=document)
+    assert first.status_code == 201
+    again = client.post("/api/v1/events", json=document)
+    assert again.status_code == 200 and again.get_json() == first.get_json()
+    assert world.ledger.lot("BN-1").quantity == Decimal("99")
+
+
+def test_a_different_event_reusing_an_id_is_a_conflict(world: World,
+                                                       client: FlaskClient) -> None:
+    world.harvest("BN-1")
+    first = adjustment(world)
+    client.post("/api/v1/events", json=dump_signed_event(first))
+    reused = world.sign("assoc-cachoeira", ev.LotAdjusted(
+        ev.LotId("BN-1"), Decimal("-2"), ev.AdjustmentReason.LOSS, "more rats"),
+        event_id=first.event.id)
+    answer = client.post("/api/v1/events", json=dump_signed_event(reused))
+    assert answer.status_code == 409 and answer.get_json()["rule"] == "event_id_unique"
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[]", b'{"event": 1, "signatures": []}',
+                                  b'{"event": {}, "signatures": [{}]}', b"{}" * 1000])
+def test_hostile_bodies_get_a_4xx_naming_the_problem(client: FlaskClient, body: bytes) -> None:
+    answer = client.post("/api/v1/events", data=body, content_type="application/json")
+    assert 400 <= answer.status_code < 500
+    assert answer.get_json()["message"]
+
+
+def test_rule_violations_name_the_field_and_rule(world: World, client: FlaskClient) -> None:
+    world.harvest("BN-1")
+    stolen = world.sign("coop", ev.LotAdjusted(ev.LotId("BN-1"), Decimal("-1"),
+                                               ev.AdjustmentReason.LOSS, "mine now"))
+    answer = client.post("/api/v1/events", json=dump_signed_event(stolen))
+    body = answer.get_json()
+    assert answer.status_code == 422
+    assert (body["rule"], body["lot"], body["field"]) == ("custodian_only", "BN-1", "body.lot")
+
+
+def test_checkpoint_and_proofs(world: World, client: FlaskClient) -> None:
+    world.harvest("BN-1")
+    assert client.get("/api/v1/checkpoint").status_code == 404
+    world.ledger.sign_checkpoint(NoteSigner(world.ledger.origin, generate_private_key()))
+    note = client.get("/api/v1/checkpoint").get_data(as_text=True)
+    assert note.startswith(f"{world.ledger.origin}\n{world.ledger.size()}\n")
+    proof = client.get("/api/v1/proofs/inclusion?seq=3").get_json()
+    assert proof["tree_size"] == world.ledger.size() and proof["path"]
+    assert client.get("/api/v1/proofs/consistency?old=2").get_json()["path"]
+    bad = client.get("/api/v1/proofs/inclusion?seq=abc")
+    assert bad.status_code == 422 and bad.get_json()["field"] == "seq"
+    provenance = client.get("/api/v1/lots/BN-1/provenance").get_json()
+    assert provenance["lot"]["lot"] == "BN-1" and provenance["timeline"]
+
+
+def test_offline_outbox_synced_twice_never_duplicates(world: World, live_server: str,
+                                                      tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    world.harvest("BN-1")
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    (keys / "assoc-cachoeira.pem").write_bytes(encrypt_private_key(
+        world.signers["assoc-cachoeira"].private_key, b"pw"))
+    monkeypatch.setenv("TRILHA_KEYS_DIR", str(keys))
+    monkeypatch.setenv("TRILHA_PASSPHRASE", "pw")
+    runner = CliRunner()
+    outbox = tmp_path / "outbox"
+    # The clerk's laptop holds a copy of the ledger; it signs offline into the outbox.
+    copy = f"sqlite:///{tmp_path / 'laptop.sqlite'}"
+    exported = tmp_path / "ledger.jsonl"
+    exported.write_bytes(b"".join(world.ledger.export_jsonl()))
+    assert runner.invoke(cli, ["--db", copy, "import", str(exported)]).exit_code == 0
+    for loss in ("1", "2"):
+        result = runner.invoke(cli, ["--db", copy, "adjust", "--as", "assoc-cachoeira",
+                                     "--lot", "BN-1", "--loss", loss, "--reason", "loss",
+                                     "--note", "drying", "--outbox", str(outbox)])
+        assert result.exit_code == 0, result.output
+    world.clock.now = datetime.now(UTC)  # the server's clock: after the laptop signed
+    before = world.ledger.size()
+    synced = runner.invoke(cli, ["--json", "sync", "--to", live_server, "--outbox", str(outbox)])
+    assert synced.exit_code == 0, synced.output
+    assert [o["status"] for o in json.loads(synced.stdout)] == ["accepted", "accepted"]
+    assert world.ledger.size() == before + 2
+    # A second sync (or a retry after a dropped connection) sends nothing twice.
+    for sent in (outbox / "sent").glob("*.json"):
+        (outbox / sent.name).write_bytes(sent.read_bytes())
+    again = runner.invoke(cli, ["--json", "sync", "--to", live_server, "--outbox", str(outbox)])
+    assert [o["status"] for o in json.loads(again.stdout)] == ["already", "already"]
+    assert world.ledger.size() == before + 2
+    assert world.ledger.lot("BN-1").quantity == Decimal("97")
+
+
+def test_an_event_refused_by_the_server_goes_to_rejected_with_its_reason(
+        world: World, live_server: str, tmp_path: Path) -> None:
+    world.harvest("BN-1")
+    outbox = tmp_path / "outbox"
+    outbox.mkdir()
+    stale = world.sign("assoc-cachoeira", ev.LotAdjusted(ev.LotId("BN-1"), Decimal("-1"),
+                                                         ev.AdjustmentReason.LOSS, "late"))
+    (outbox / f"{stale.event.id}.json").write_text(json.dumps(dump_signed_event(stale)))
+    world.transfer("BN-1", "assoc-cachoeira", "coop")  # meanwhile the lot changed hands
+    result = CliRunner().invoke(cli, ["--json", "sync", "--to", live_server, "--outbox",
+                                      str(outbox)])
+    outcome = json.loads(result.stdout)[0]
+    assert outcome["status"] == "rejected" and "custodian" in outcome["detail"]
+    reason = (outbox / "rejected" / f"{stale.event.id}.reason.txt").read_text()
+    assert "only the custodian" in reason
