@@ -65,9 +65,11 @@ _INSERT_STEP = insert(t.entry_steps)
 # Every step of a lot's history, upstream to the harvests and downstream, in one query.
 _PROVENANCE_STEPS = text("""
 WITH RECURSIVE up(lot) AS (
-    SELECT :lot UNION SELECT l.parent FROM lot_links l JOIN up ON l.child = up.lot
+    SELECT CAST(:lot AS VARCHAR(20)) UNION
+    SELECT l.parent FROM lot_links l JOIN up ON l.child = up.lot
 ), down(lot) AS (
-    SELECT :lot UNION SELECT l.child FROM lot_links l JOIN down ON l.parent = down.lot
+    SELECT CAST(:lot AS VARCHAR(20)) UNION
+    SELECT l.child FROM lot_links l JOIN down ON l.parent = down.lot
 ), lots(lot) AS (SELECT lot FROM up UNION SELECT lot FROM down)
 SELECT s.seq, s.step FROM entry_steps s
 WHERE s.seq IN (SELECT e.seq FROM lot_events e JOIN lots ON e.lot_id = lots.lot)

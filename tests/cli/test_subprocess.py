@@ -41,3 +41,43 @@ def test_help_lists_every_workflow(trilha_bin: str, cli_env: dict[str, str]) -> 
                     "merge", "transform", "adjust", "lot", "provenance", "checkpoint", "proof",
                     "verify", "export", "import", "sync", "demo", "bench"):
         assert f"  {command}" in out, command
+
+
+def test_serve_answers_on_localhost(trilha_bin: str, cli_env: dict[str, str]) -> None:
+    import socket
+    import time
+    import urllib.request
+
+    run_bin(trilha_bin, cli_env, "demo")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([trilha_bin, "serve", "--port", str(port)], env=env_with(cli_env),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/lots/BN-K-25-001E",
+                                            timeout=5) as response:
+                    html = response.read().decode()
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError("trilha serve did not answer")
+        assert "badge-verified" in html  # the demo's operator key is configured by serve
+        assert "checkpoint signature not checked" not in html
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_bench_prints_its_figures_as_json(trilha_bin: str, cli_env: dict[str, str]) -> None:
+    result = run_bin(trilha_bin, cli_env, "bench", "--entries", "5000")
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert figures["entries"] >= 5000 and figures["verify"]["ok"]
+    for key in ("append_one_writer_per_s", "append_four_writers_per_s", "append_batched_per_s",
+                "bytes_per_entry", "provenance_big_lot", "inclusion_proof", "raw"):
+        assert key in figures
+    assert figures["provenance_big_lot"]["ancestor_lots"] >= 1000
