@@ -103,7 +103,7 @@ def fail(error: LedgerError, lang: str | None = None) -> NoReturn:
     from cli.i18n import rule_hint, translate
 
     lang = lang or _current_lang()
-    hint = rule_hint(getattr(error, "rule", None), lang) if lang != "en" else None
+    hint = rule_hint(getattr(error, "rule", None), lang)
     suffix = f" ({hint})" if hint else ""
     click.echo(f"{translate('error', lang)}: {error.message}{suffix}", err=True)
     extra = getattr(error, "errors", None) or {}

@@ -132,3 +132,17 @@ def test_an_event_refused_by_the_server_goes_to_rejected_with_its_reason(
     assert outcome["status"] == "rejected" and "custodian" in outcome["detail"]
     reason = (outbox / "rejected" / f"{stale.event.id}.reason.txt").read_text()
     assert "only the custodian" in reason
+
+
+def test_a_dropped_connection_keeps_the_outbox_for_the_next_sync(world: World,
+                                                                 tmp_path: Path) -> None:
+    world.harvest("BN-1")
+    outbox = tmp_path / "outbox"
+    outbox.mkdir()
+    pending = adjustment(world)
+    (outbox / f"{pending.event.id}.json").write_text(json.dumps(dump_signed_event(pending)))
+    result = CliRunner().invoke(cli, ["--json", "sync", "--to", "http://127.0.0.1:9",
+                                      "--outbox", str(outbox)])
+    assert result.exit_code == 9 and "run trilha sync again" in result.stderr
+    assert json.loads(result.stdout)[0]["status"] == "pending"
+    assert (outbox / f"{pending.event.id}.json").exists()
