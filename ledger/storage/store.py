@@ -301,6 +301,14 @@ class Store:
                 select(t.entries).where(t.entries.c.event_id == event_id)).first()
         return _stored(row) if row else None
 
+    def entries_of_kinds(self, kinds: Collection[str], *, end: int) -> list[StoredEntry]:
+        """Entries of the given kinds below ``end``, in log order (registrations are few)."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(t.entries).where(
+                t.entries.c.kind.in_(list(kinds)), t.entries.c.seq < end)
+                .order_by(t.entries.c.seq))
+            return [_stored(row) for row in rows]
+
     def entries_by_seq(self, seqs: Collection[int]) -> list[StoredEntry]:
         out: list[StoredEntry] = []
         ordered = sorted(seqs)

@@ -24,7 +24,7 @@ entries = Table(
     Column("seq", BigInteger, primary_key=True, autoincrement=False),
     Column("entry_hash", LargeBinary(32), nullable=False),
     Column("event_id", String(36), nullable=False, unique=True),
-    Column("kind", String(32), nullable=False),
+    Column("kind", String(32), nullable=False, index=True),
     Column("actor_id", String(64), nullable=False),
     Column("appended_at", String(32), nullable=False),
     Column("body", LargeBinary, nullable=False),  # the canonical entry bytes
