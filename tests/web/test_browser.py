@@ -49,3 +49,35 @@ def test_a_phone_shows_the_chain_the_split_and_a_passing_badge(world: object,
         assert "Lote não encontrado" in page.content()
         page.screenshot(path=str(ARTIFACTS / "not-found-phone.png"))
         browser.close()
+
+
+def test_the_page_verifies_the_bundle_on_this_device_and_catches_tampering(
+        world: object, app: object, live_server: str) -> None:
+    import json
+
+    from playwright.sync_api import Route, sync_playwright
+
+    signer = chain(world)  # type: ignore[arg-type]
+    app.config["OPERATOR_VKEY"] = signer.verifier_key()  # type: ignore[attr-defined]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        page.goto(f"{live_server}/lots/K-0001?lang=en")
+        box = page.locator("#device-verification")
+        box.locator("xpath=self::*[contains(@class, 'device-verified')]").wait_for(
+            timeout=15000)
+        assert box.inner_text().startswith("Verified on this device")
+        page.screenshot(path=str(ARTIFACTS / "device-verified-phone.png"), full_page=True)
+
+        def tamper(route: Route) -> None:
+            bundle = json.loads(route.fetch().text())
+            harvest = next(i for i in bundle["entries"] if "lot.harvested" in i["entry"])
+            harvest["entry"] = harvest["entry"].replace('"1000"', '"1001"', 1)
+            route.fulfill(status=200, content_type="application/json",
+                          body=json.dumps(bundle))
+
+        page.route("**/bundle.json", tamper)
+        page.goto(f"{live_server}/lots/K-0001?lang=en")
+        box.locator("xpath=self::*[contains(@class, 'device-failed')]").wait_for(timeout=15000)
+        assert "could NOT verify" in box.inner_text()
+        browser.close()

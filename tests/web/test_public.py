@@ -13,7 +13,7 @@ from ledger.keystore import generate_private_key
 from tests.builders import World, origin
 
 
-def chain(world: World) -> None:
+def chain(world: World) -> NoteSigner:
     world.harvest("BN-0001", quantity="1000")
     world.harvest("BN-0002", quantity="500")
     world.transfer("BN-0001", "assoc-cachoeira", "coop")
@@ -21,7 +21,9 @@ def chain(world: World) -> None:
     world.merge(["BN-0001", "BN-0002"], "BN-M1", "1500", by="coop")
     world.transfer("BN-M1", "coop", "processor")
     world.transform(["BN-M1"], [("K-0001", "brazil-nut-kernel", "570")], by="processor")
-    world.ledger.sign_checkpoint(NoteSigner(world.ledger.origin, generate_private_key()))
+    signer = NoteSigner(world.ledger.origin, generate_private_key())
+    world.ledger.sign_checkpoint(signer)
+    return signer
 
 
 def test_the_lot_page_shows_the_chain_split_share_and_a_passing_badge(

@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 
 from ledger.domain.gs1 import parse_digital_link
 from ledger.domain.measures import currency_exponent
-from ledger.errors import NotFound, ValidationError
+from ledger.errors import ConfigurationError, NotFound, ValidationError
 from ledger.lot_check import check_lot_history
 from ledger.value_share import community_share
 from web import charts
@@ -72,11 +72,12 @@ def lot_entries(lot_id: str) -> Response:
 
 @bp.get("/lots/<path:lot_id>/bundle.json")
 def lot_bundle(lot_id: str) -> Response:
+    from ledger.bundle import build_bundle
+
     try:
-        from ledger.bundle import build_bundle  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        abort(404, description=_("Proof bundles are not available on this server."))
-    bundle = build_bundle(get_ledger(), lot_id)
+        bundle = build_bundle(get_ledger(), lot_id)
+    except ConfigurationError as exc:  # not yet in a signed checkpoint: try again later
+        abort(409, description=exc.message)
     return current_app.response_class(json.dumps(bundle, ensure_ascii=False),
                                       mimetype="application/json")
 
@@ -140,6 +141,7 @@ def _render_lot(lot_id: str) -> Any:
         money=money, percent=lambda v: format_percent(v, locale=str(get_locale()),
                                                       decimal_quantization=False),
         custodian=names.get(lot.custodian, lot.custodian),
+        operator_vkey=current_app.config.get("OPERATOR_VKEY"),
     )
 
 

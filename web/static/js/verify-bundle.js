@@ -1,1 +1,132 @@
-// In-browser verification of a lot proof bundle (see docs/FORMAT.md).
+// Verify a lot's proof bundle on this device with WebCrypto (see docs/FORMAT.md).
+// Checks every entry's hash, its Ed25519 signatures and its inclusion in the signed
+// checkpoint, and the checkpoint's signature by the operator key embedded in the page.
+// It says "verified on this device" only when all of that passed here.
+(function () {
+  "use strict";
+  var box = document.getElementById("device-verification");
+  if (!box || !window.crypto || !window.crypto.subtle || !window.TextEncoder) { return; }
+  var enc = new TextEncoder();
+  var subtle = window.crypto.subtle;
+
+  function say(text, state) {
+    box.textContent = text;
+    box.className = "device device-" + state;
+  }
+  function concat(parts) {
+    var size = parts.reduce(function (n, p) { return n + p.length; }, 0);
+    var out = new Uint8Array(size), at = 0;
+    parts.forEach(function (p) { out.set(p, at); at += p.length; });
+    return out;
+  }
+  function hex(bytes) {
+    return Array.from(bytes, function (b) { return b.toString(16).padStart(2, "0"); }).join("");
+  }
+  function unhex(text) {
+    var out = new Uint8Array(text.length / 2);
+    for (var i = 0; i < out.length; i++) { out[i] = parseInt(text.substr(i * 2, 2), 16); }
+    return out;
+  }
+  function unb64(text) {
+    var raw = atob(text), out = new Uint8Array(raw.length);
+    for (var i = 0; i < raw.length; i++) { out[i] = raw.charCodeAt(i); }
+    return out;
+  }
+  async function sha256(bytes) { return new Uint8Array(await subtle.digest("SHA-256", bytes)); }
+  function equal(a, b) {
+    if (a.length !== b.length) { return false; }
+    var d = 0;
+    for (var i = 0; i < a.length; i++) { d |= a[i] ^ b[i]; }
+    return d === 0;
+  }
+  // RFC 8785 for the values Trilha signs: JS sorts strings by UTF-16 code units and
+  // JSON.stringify writes numbers and strings the way JCS prescribes.
+  function jcs(value) {
+    if (Array.isArray(value)) { return "[" + value.map(jcs).join(",") + "]"; }
+    if (value !== null && typeof value === "object") {
+      return "{" + Object.keys(value).sort().map(function (k) {
+        return JSON.stringify(k) + ":" + jcs(value[k]);
+      }).join(",") + "}";
+    }
+    return JSON.stringify(value);
+  }
+  var PREFIX = {
+    entry: enc.encode("trilha-entry-v1\0"), event: enc.encode("trilha-event-v1\0"),
+    signature: enc.encode("trilha-event-signature-v1\0")
+  };
+  async function ed25519(publicKey, signature, message) {
+    var key = await subtle.importKey("raw", publicKey, { name: "Ed25519" }, false, ["verify"]);
+    return subtle.verify({ name: "Ed25519" }, key, signature, message);
+  }
+  async function node(left, right) { return sha256(concat([new Uint8Array([1]), left, right])); }
+  // RFC 9162 section 2.1.3.2
+  async function included(leaf, index, size, proof, root) {
+    if (index >= size) { return false; }
+    var fn = index, sn = size - 1, r = leaf;
+    for (var i = 0; i < proof.length; i++) {
+      var p = proof[i];
+      if (sn === 0) { return false; }
+      if ((fn & 1) || fn === sn) {
+        r = await node(p, r);
+        while (!(fn & 1) && fn !== 0) { fn >>= 1; sn >>= 1; }
+      } else { r = await node(r, p); }
+      fn >>= 1; sn >>= 1;
+    }
+    return sn === 0 && equal(r, root);
+  }
+  async function checkpointOk(note, vkey) {
+    var split = note.lastIndexOf("\n\n");
+    var body = note.slice(0, split + 1), parts = vkey.split("+");
+    var name = parts[0], keyId = unhex(parts[1]), pub = unb64(parts.slice(2).join("+")).slice(1);
+    var lines = note.slice(split + 2).split("\n").filter(Boolean);
+    for (var i = 0; i < lines.length; i++) {
+      var fields = lines[i].replace(/^\u2014 /, "").split(" ");
+      var raw = unb64(fields[1]);
+      if (fields[0] === name && equal(raw.slice(0, 4), keyId)) {
+        var lines3 = body.split("\n");
+        var ok = await ed25519(pub, raw.slice(4), enc.encode(body));
+        return ok ? { size: parseInt(lines3[1], 10), root: unb64(lines3[2]) } : null;
+      }
+    }
+    return null;
+  }
+  async function run() {
+    var vkey = box.getAttribute("data-operator-vkey");
+    try {
+      await subtle.importKey("raw", new Uint8Array(32), { name: "Ed25519" }, false, ["verify"]);
+    } catch (e) {
+      say(box.getAttribute("data-no-ed25519"), "unsupported");
+      return;
+    }
+    if (!vkey) { say(box.getAttribute("data-no-key"), "unsupported"); return; }
+    say(box.getAttribute("data-checking"), "checking");
+    var response = await fetch(box.getAttribute("data-bundle-url"));
+    if (!response.ok) { say(box.getAttribute("data-failed"), "failed"); return; }
+    var bundle = await response.json();
+    var checkpoint = await checkpointOk(bundle.checkpoint, vkey);
+    if (!checkpoint) { say(box.getAttribute("data-failed"), "failed"); return; }
+    for (var i = 0; i < bundle.entries.length; i++) {
+      var item = bundle.entries[i], raw = enc.encode(item.entry);
+      var entry = JSON.parse(item.entry);
+      if (jcs(entry) !== item.entry || entry.seq !== item.seq) { return say(box.getAttribute("data-failed"), "failed"); }
+      var entryHash = await sha256(concat([PREFIX.entry, raw]));
+      var leaf = await sha256(concat([new Uint8Array([0]), entryHash]));
+      var proof = item.proof.map(unhex);
+      if (!(await included(leaf, item.seq, checkpoint.size, proof, checkpoint.root))) {
+        return say(box.getAttribute("data-failed"), "failed");
+      }
+      var signed = entry.signed_event;
+      var digest = await sha256(concat([PREFIX.event, enc.encode(jcs(signed.event))]));
+      var message = concat([PREFIX.signature, digest]);
+      for (var s = 0; s < signed.signatures.length; s++) {
+        var sig = signed.signatures[s];
+        if (!(await ed25519(unb64(sig.public_key), unb64(sig.signature), message))) {
+          return say(box.getAttribute("data-failed"), "failed");
+        }
+      }
+    }
+    say(box.getAttribute("data-verified").replace("%(n)s", String(bundle.entries.length)),
+        "verified");
+  }
+  run().catch(function () { say(box.getAttribute("data-failed"), "failed"); });
+}());
