@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import click
 
@@ -150,62 +150,34 @@ def verify(context: Context, jsonl: Path | None, vkey: str | None,
 
 
 @click.command("export")
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "epcis", "eudr-geojson"]),
-              default="jsonl", show_default=True)
-@click.option("--lot", "lot_id", default=None, help="Only one lot's history (epcis, eudr).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="File to write (default: standard output).")
 @pass_context
-def export(context: Context, fmt: str, lot_id: str | None, output: Path | None) -> None:
-    """Export the ledger: JSON Lines (every entry's canonical bytes), EPCIS or EUDR GeoJSON."""
+def export(context: Context, output: Path | None) -> None:
+    """Export the ledger as JSON Lines: every entry's canonical bytes, one per line."""
     with errors_as_exit():
         ledger = context.ledger()
         target: IO[bytes] = output.open("wb") if output else sys.stdout.buffer
         try:
-            if fmt == "jsonl":
-                with click.progressbar(length=ledger.size(), label="exporting",
-                                       file=sys.stderr) as bar:
-                    for line in ledger.export_jsonl():
-                        target.write(line)
-                        bar.update(1)
-            else:
-                document = _export_other(ledger, fmt, lot_id)
-                target.write(json.dumps(document, ensure_ascii=False, indent=2).encode())
-                target.write(b"\n")
+            with click.progressbar(length=ledger.size(), label="exporting",
+                                   file=sys.stderr) as bar:
+                for line in ledger.export_jsonl():
+                    target.write(line)
+                    bar.update(1)
         finally:
             if output:
                 target.close()
 
 
-def _export_other(ledger: Any, fmt: str, lot_id: str | None) -> Any:
-    if fmt == "epcis":
-        from ledger.epcis import export_epcis
-
-        return export_epcis(ledger, lot_id)
-    from ledger.eudr import export_eudr_geojson
-
-    if lot_id is None:
-        raise ValidationError("--lot: the EUDR export is per lot", field="lot")
-    return export_eudr_geojson(ledger, lot_id)
-
-
 @click.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "epcis"]), default="jsonl",
-              show_default=True)
 @pass_context
-def import_(context: Context, path: Path, fmt: str) -> None:
+def import_(context: Context, path: Path) -> None:
     """Import entries exported by another ledger (JSON Lines: verbatim, verified first)."""
     with errors_as_exit():
-        ledger = context.ledger()
-        if fmt == "epcis":
-            from ledger.epcis import import_epcis
-
-            result = import_epcis(ledger, json.loads(path.read_text(encoding="utf-8")))
-            context.emit(result)
-            return
         from ledger.wire.entries import load_entry
 
+        ledger = context.ledger()
         with path.open("rb") as lines:
             entries = [load_entry(raw.body) for raw in read_jsonl(lines)]
         count = ledger.replicate(entries)
