@@ -7,10 +7,9 @@ from pathlib import Path
 import click
 
 from cli.context import Context, errors_as_exit, pass_context
+from ledger.domain.measures import UNIT_SYMBOLS
 from ledger.labels import LabelInfo, provenance_url, write_labels
 from ledger.service import Ledger
-
-UNITS = {"KGM": "kg", "LTR": "L", "GRM": "g", "TNE": "t", "MLT": "mL", "H87": "pcs"}
 
 
 def label_info(ledger: Ledger, lot_id: str, base_url: str, lang: str) -> LabelInfo:
@@ -31,7 +30,7 @@ def label_info(ledger: Ledger, lot_id: str, base_url: str, lang: str) -> LabelIn
                                      else f"{starts[0]} – {ends[-1]}")
     return LabelInfo(
         lot=lot.lot_id, product_name=product.name(lang) if product else lot.product,
-        quantity=f"{lot.quantity.normalize():f} {UNITS.get(lot.unit, lot.unit)}",
+        quantity=f"{lot.quantity.normalize():f} {UNIT_SYMBOLS.get(lot.unit, lot.unit)}",
         community=community, territory="; ".join(territories), harvest_date=dates,
         url=provenance_url(base_url, lot.lot_id, product.gtin if product else None))
 

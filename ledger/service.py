@@ -83,13 +83,6 @@ class Provenance:
     entries: tuple[Entry, ...] = field(default=())  # every entry touching those lots
     steps: tuple[dict[str, Any], ...] = field(default=())  # the same, as timeline steps
 
-    @property
-    def lot_ids(self) -> set[str]:
-        ids: set[str] = {self.lot.lot_id}
-        for parent, child in (*self.upstream, *self.downstream):
-            ids.update((parent, child))
-        return ids
-
 
 class Ledger:
     """One ledger: a store, a clock and a log origin name for its checkpoints."""
@@ -339,12 +332,3 @@ def bounded_map(executor: Executor, fn: Callable[[T], R], items: Iterable[T], *,
             yield in_flight.popleft().result()
     while in_flight:
         yield in_flight.popleft().result()
-
-
-def check_tree_matches(ledger: Ledger) -> None:
-    """Raise if the stored Merkle nodes disagree with the entries (used by tests)."""
-    tree = CompactRange.empty()
-    for stored in ledger.store.iter_entries():
-        tree.append(leaf_hash(stored.entry_hash))
-    if not digests_equal(tree.root(), ledger.root()):
-        raise VerificationError("stored merkle nodes disagree with the entries")

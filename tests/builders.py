@@ -12,9 +12,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from ledger.builders import make_event
 from ledger.catalogue_file import read_catalogue
 from ledger.domain import events as ev
+from ledger.domain.encoding import digests_equal
 from ledger.domain.entry import Entry
 from ledger.domain.keys import Signer
 from ledger.domain.measures import Money, Quantity, Valuation, build_valuation
+from ledger.domain.merkle import CompactRange, leaf_hash
+from ledger.errors import VerificationError
 from ledger.service import Ledger
 from ledger.signing import sign_event
 
@@ -135,3 +138,12 @@ class World:
                reason: ev.AdjustmentReason = ev.AdjustmentReason.LOSS) -> Entry:
         return self.append(by, ev.LotAdjusted(ev.LotId(lot), Decimal(change), reason,
                                               "sacks got wet in the boat"))
+
+
+def check_tree_matches(ledger: Ledger) -> None:
+    """Raise if the stored Merkle nodes disagree with a tree rebuilt from the entries."""
+    tree = CompactRange.empty()
+    for stored in ledger.store.iter_entries():
+        tree.append(leaf_hash(stored.entry_hash))
+    if not digests_equal(tree.root(), ledger.root()):
+        raise VerificationError("stored merkle nodes disagree with the entries")

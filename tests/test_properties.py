@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger.errors import RuleViolation
-from ledger.service import Ledger, check_tree_matches
-from tests.builders import FakeClock, World
+from ledger.service import Ledger
+from tests.builders import FakeClock, World, check_tree_matches
 
 ACTORS = ["assoc-cachoeira", "coop", "processor", "buyer"]
 

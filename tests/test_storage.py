@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 
-from ledger.service import Ledger, check_tree_matches
-from tests.builders import World
+from ledger.service import Ledger
+from tests.builders import World, check_tree_matches
 
 
 @pytest.mark.parametrize("statement", [
@@ -47,7 +47,7 @@ def test_merkle_nodes_agree_with_entries_after_batches(world: World) -> None:
 APPENDER = r"""
 import sys
 from ledger.service import Ledger
-from tests.builders import World, FakeClock, new_signer
+from tests.builders import World, FakeClock
 from ledger.domain import events as ev
 from ledger.domain.keys import Signer
 from cryptography.hazmat.primitives.serialization import load_pem_private_key

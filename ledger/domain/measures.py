@@ -32,6 +32,10 @@ UNITS: Final = {
     "H87": "piece",
 }
 
+# How people write each unit after a number.
+UNIT_SYMBOLS: Final = {"KGM": "kg", "GRM": "g", "TNE": "t", "LTR": "L", "MLT": "mL",
+                       "H87": "pcs"}
+
 BASIS_POINTS_WHOLE: Final = 10_000
 MAX_MINOR_UNITS: Final = 2**53 - 1
 _DECIMAL_TEXT = re.compile(r"^(0|[1-9][0-9]{0,11})(\.[0-9]{1,6})?$")

@@ -18,7 +18,6 @@ from sqlalchemy import (
     Engine,
     and_,
     bindparam,
-    func,
     insert,
     literal,
     or_,
@@ -338,10 +337,6 @@ class Store:
                                       .order_by(t.keys.c.not_before))
             return [key_from_row(row) for row in rows]
 
-    def all_keys(self) -> list[KeyRecord]:
-        with self.engine.connect() as connection:
-            return [key_from_row(row) for row in connection.execute(select(t.keys))]
-
     def product(self, code: str) -> Product | None:
         with self.reading() as reads:
             return reads.product(code)
@@ -370,10 +365,6 @@ class Store:
             rows = connection.execute(query.limit(limit).offset(offset))
             return [lot_from_row(row) for row in rows]
 
-    def count_lots(self) -> int:
-        with self.engine.connect() as connection:
-            return int(connection.execute(select(func.count()).select_from(t.lots)).scalar_one())
-
     def lot_graph(self, lot_id: str, *, upstream: bool) -> list[tuple[str, str]]:
         """Every (parent, child) link reachable from ``lot_id`` (one recursive query)."""
         links = t.lot_links
@@ -390,16 +381,6 @@ class Store:
         with self.engine.connect() as connection:
             rows = connection.execute(_PROVENANCE_STEPS, {"lot": lot_id})
             return [json.loads(row.step) for row in rows]
-
-    def seqs_of_lots(self, lot_ids: Collection[str]) -> list[int]:
-        ordered = sorted(lot_ids)
-        seqs: set[int] = set()
-        with self.engine.connect() as connection:
-            for i in range(0, len(ordered), 500):
-                rows = connection.execute(select(t.lot_events.c.seq).where(
-                    t.lot_events.c.lot_id.in_(ordered[i:i + 500])))
-                seqs.update(row.seq for row in rows)
-        return sorted(seqs)
 
     # -- checkpoints --------------------------------------------------------------------
 
@@ -426,19 +407,6 @@ class Store:
             r = connection.execute(query).first()
         return StoredCheckpoint(int(r.size), bytes(r.root_hash), r.note, r.signed_at) \
             if r else None
-
-    def add_cosignature(self, size: int, witness: str, line: str, received_at: str) -> None:
-        with self.append_session() as session:
-            session.connection.execute(t.cosignatures.delete().where(
-                t.cosignatures.c.checkpoint_size == size, t.cosignatures.c.witness == witness))
-            session.connection.execute(insert(t.cosignatures).values(
-                checkpoint_size=size, witness=witness, line=line, received_at=received_at))
-
-    def cosignatures(self, size: int) -> list[tuple[str, str]]:
-        with self.engine.connect() as connection:
-            rows = connection.execute(select(t.cosignatures).where(
-                t.cosignatures.c.checkpoint_size == size).order_by(t.cosignatures.c.witness))
-            return [(row.witness, row.line) for row in rows]
 
     def size_on_disk(self) -> int | None:
         """Bytes the database uses (SQLite file pages, or PostgreSQL's database size)."""

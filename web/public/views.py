@@ -13,7 +13,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from ledger.domain.gs1 import parse_digital_link
-from ledger.domain.measures import currency_exponent
+from ledger.domain.measures import UNIT_SYMBOLS, currency_exponent
 from ledger.errors import ConfigurationError, NotFound, ValidationError
 from ledger.lot_check import check_lot_history
 from ledger.value_share import community_share
@@ -32,7 +32,6 @@ def role_name(role: str) -> str:
         "transport": _("Transport"), "other": _("Other"),
     }
     return str(names.get(role, role))
-UNIT_NAMES = {"KGM": "kg", "LTR": "L", "GRM": "g", "TNE": "t", "MLT": "mL", "H87": "pcs"}
 
 
 def money(amount: int, currency: str) -> str:
@@ -42,7 +41,7 @@ def money(amount: int, currency: str) -> str:
 
 def quantity(value: str | Decimal, unit: str) -> str:
     number = format_decimal(Decimal(value), locale=str(get_locale()))
-    return f"{number} {UNIT_NAMES.get(unit, unit)}"
+    return f"{number} {UNIT_SYMBOLS.get(unit, unit)}"
 
 
 def _lang() -> str:
@@ -198,6 +197,6 @@ def _min_price_check(ledger: Any, harvests: Sequence[Mapping[str, Any]],
         out.append({"lot": lot, "paid": money(int(per_unit.to_integral_value()),
                                               reference.currency),
                     "minimum": money(reference.amount, reference.currency),
-                    "unit": UNIT_NAMES.get(reference.per, reference.per),
+                    "unit": UNIT_SYMBOLS.get(reference.per, reference.per),
                     "met": per_unit >= reference.amount, "source": reference.source})
     return out
