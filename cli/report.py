@@ -1,7 +1,81 @@
-"""Commands of the `trilha` CLI (see cli/main.py for the list)."""
+"""``trilha report``: the shared-measurement indicators, as a table, JSON or CSV."""
 
 from __future__ import annotations
 
+import csv
+import sys
+from typing import Any
+
 import click
 
-COMMANDS: list[click.Command] = []
+from cli.context import Context, errors_as_exit, pass_context
+from cli.output import pairs, table
+from ledger.indicators import Filters, Indicators, indicators_for
+
+
+def _rows(ind: Indicators) -> list[tuple[str, str, str]]:
+    rows: list[tuple[str, str, str]] = []
+    for measure, by_product in sorted(ind.volumes.items()):
+        for product, quantity in sorted(by_product.items()):
+            rows.append((f"volume {measure}", product, format(quantity, "f")))
+    for sale in ind.first_sales:
+        rows.append(("first sale per unit", sale["lot"],
+                     f"{sale['price_per_unit']} {sale['currency']} (minimum "
+                     f"{sale['reference_min']}, premium total {sale['premium_total']})"))
+    for season, by_role in sorted(ind.benefits.items()):
+        for role, amount in sorted(by_role.items()):
+            rows.append((f"benefits {season}", role, str(amount)))
+    rows.append(("distinct harvesters", "", str(ind.harvesters)))
+    for item in ind.yields:
+        rows.append(("yield", f"{item['from']} -> {item['to']} #{item['seq']}",
+                     f"{item['yield']} (range {item['min']}-{item['max']})"))
+    for name, value in ind.days_to_final_sale.items():
+        rows.append(("days harvest to final sale", name, "" if value is None else str(value)))
+    for currency, share in ind.farm_gate_share.items():
+        rows.append(("community share of final sales", currency,
+                     "" if share is None else str(share)))
+    return rows
+
+
+def _json(ind: Indicators) -> dict[str, Any]:
+    return {"volumes": {k: {p: format(q, "f") for p, q in v.items()}
+                        for k, v in ind.volumes.items()},
+            "first_sales": ind.first_sales, "benefits": ind.benefits,
+            "distinct_harvesters": ind.harvesters, "yields": ind.yields,
+            "days_to_final_sale": ind.days_to_final_sale,
+            "farm_gate_share": {k: (None if v is None else str(v))
+                                for k, v in ind.farm_gate_share.items()},
+            "entries": ind.entries}
+
+
+@click.command()
+@click.option("--community")
+@click.option("--cooperative", help="An actor id the lots passed through.")
+@click.option("--product", help="The harvested product code.")
+@click.option("--season")
+@click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), default=None)
+@click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), default=None)
+@click.option("--csv", "as_csv", is_flag=True, help="CSV on standard output.")
+@pass_context
+def report(context: Context, community: str | None, cooperative: str | None,
+           product: str | None, season: str | None, start: Any, end: Any,
+           as_csv: bool) -> None:
+    """Impact indicators computed from the ledger's entries (docs/INDICATORS.md)."""
+    with errors_as_exit():
+        filters = Filters(community, cooperative, product, season,
+                          start.date() if start else None, end.date() if end else None)
+        ind = indicators_for(context.ledger(), filters)
+        if as_csv:
+            writer = csv.writer(sys.stdout)
+            writer.writerow(["indicator", "subject", "value"])
+            writer.writerows(_rows(ind))
+            return
+
+        def human() -> None:
+            table(["INDICATOR", "SUBJECT", "VALUE"], _rows(ind))
+            pairs([("entries behind these figures", sum(len(v) for v in ind.entries.values()))])
+
+        context.emit(_json(ind), human)
+
+
+COMMANDS: list[click.Command] = [report]

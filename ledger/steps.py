@@ -51,6 +51,7 @@ def step_json(entry: Entry) -> dict[str, Any]:
                                 "country": body.origin.country, "plot": body.origin.plot,
                                 "geometry": body.origin.geometry},
                         harvesters=len(body.harvesters),
+                        harvester_refs=list(body.harvesters),  # pseudonymous by rule
                         valuation=valuation_json(body.valuation))
         case ev.LotDispatched():
             step.update(to=body.to, valuation=valuation_json(body.valuation))

@@ -376,6 +376,20 @@ class Store:
         with self.engine.connect() as connection:
             return [(row.parent, row.child) for row in connection.execute(select(walk))]
 
+    def iter_steps(self, batch: int = 5000) -> Iterator[dict[str, Any]]:
+        """Every timeline step in log order, read in keyset-paged batches."""
+        position = 0
+        while True:
+            with self.engine.connect() as connection:
+                rows = connection.execute(select(t.entry_steps).where(
+                    t.entry_steps.c.seq >= position).order_by(t.entry_steps.c.seq)
+                    .limit(batch)).all()
+            if not rows:
+                return
+            for row in rows:
+                yield json.loads(row.step)
+            position = int(rows[-1].seq) + 1
+
     def provenance_steps(self, lot_id: str) -> list[dict[str, Any]]:
         """The ready timeline steps of every lot linked to ``lot_id``, in log order."""
         with self.engine.connect() as connection:

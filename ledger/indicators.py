@@ -1,0 +1,226 @@
+"""Shared-measurement indicators, computed only from ledger entries (see docs/INDICATORS.md).
+
+The computation replays the ledger's timeline steps in log order, following each lot's
+quantity, product, season, community and earliest harvest date through splits, merges
+and processing; every figure keeps the entry numbers it came from.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from statistics import median
+from typing import Any
+
+from ledger.domain.catalogue import Product
+from ledger.service import Ledger
+from ledger.value_share import community_share
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    community: str | None = None
+    cooperative: str | None = None  # an actor id the lot passed through
+    product: str | None = None  # the product harvested
+    season: str | None = None
+    start: date | None = None  # statements on or after
+    end: date | None = None  # statements on or before
+
+
+@dataclass(slots=True)
+class LotTrace:
+    product: str
+    quantity: Decimal
+    unit: str
+    season: str | None
+    community: str | None
+    harvested_product: str
+    first_harvest: date
+    actors: set[str] = field(default_factory=set)
+    sold: bool = False  # has it (or any lot it came from) been sold yet?
+
+
+@dataclass(slots=True)
+class Indicators:
+    volumes: dict[str, dict[str, Decimal]] = field(default_factory=dict)
+    first_sales: list[dict[str, Any]] = field(default_factory=list)
+    benefits: dict[str, dict[str, int]] = field(default_factory=dict)  # season -> role|cur
+    harvesters: int = 0
+    yields: list[dict[str, Any]] = field(default_factory=list)
+    days_to_final_sale: dict[str, float | None] = field(default_factory=dict)
+    final_sale_lots: list[str] = field(default_factory=list)
+    farm_gate_share: dict[str, Decimal | None] = field(default_factory=dict)  # per currency
+    entries: dict[str, list[int]] = field(default_factory=dict)  # indicator -> seqs
+
+
+def _day(text: str) -> date:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).date()
+
+
+def _passes(trace: LotTrace, step: Mapping[str, Any], filters: Filters) -> bool:
+    day = _day(step["at"])
+    return ((filters.community is None or trace.community == filters.community)
+            and (filters.cooperative is None or filters.cooperative in trace.actors)
+            and (filters.product is None or trace.harvested_product == filters.product)
+            and (filters.season is None or trace.season == filters.season)
+            and (filters.start is None or day >= filters.start)
+            and (filters.end is None or day <= filters.end))
+
+
+def indicators_for(ledger: Ledger, filters: Filters = Filters()) -> Indicators:
+    """Every indicator over the whole ledger (one ordered read of the timeline steps)."""
+    products = {p.code: p for p in ledger.store.products()}
+    kinds: dict[str, str] = {a.actor_id: a.kind.value for a in ledger.store.actors()}
+    result = compute(ledger.store.iter_steps(), products, kinds, filters)
+    # The share reaching communities, chain by chain: each lot sold to a buyer against its
+    # own upstream payments (weighted by quantity, see ledger.value_share).
+    community: dict[str, int] = defaultdict(int)
+    sales: dict[str, int] = defaultdict(int)
+    for lot in result.final_sale_lots:
+        for part in community_share(lot, ledger.provenance(lot, with_entries=False).steps
+                                    ).by_currency:
+            if part.reference_sale:
+                community[part.currency] += part.community_amount
+                sales[part.currency] += part.reference_sale
+    result.farm_gate_share = {c: (Decimal(community[c]) / sales[c]).quantize(Decimal("0.0001"))
+                              for c in sorted(sales)}
+    return result
+
+
+def compute(steps: Iterable[Mapping[str, Any]], products: Mapping[str, Product],
+            actor_kinds: Mapping[str, str], filters: Filters = Filters()) -> Indicators:
+    lots: dict[str, LotTrace] = {}
+    out = Indicators()
+    volumes: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    benefits: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    seqs: dict[str, list[int]] = defaultdict(list)
+    harvesters: set[str] = set()
+    pending_sale: dict[str, Mapping[str, Any]] = {}
+    days: list[int] = []
+
+    def key(trace: LotTrace) -> str:
+        return f"{trace.product} ({trace.unit})"
+
+    for step in steps:
+        kind, seq, lot_ids = step["kind"], step["seq"], step["lots"]
+        if not lot_ids:
+            continue  # registrations and key events
+        if kind == "lot.harvested":
+            trace = LotTrace(step["product"], Decimal(step["quantity"]), step["unit"],
+                             step["season"], step["origin"]["community"], step["product"],
+                             date.fromisoformat(step["harvest"]["end"]), {step["actor"]})
+            lots[lot_ids[0]] = trace
+            if _passes(trace, step, filters):
+                volumes["harvested"][key(trace)] += trace.quantity
+                harvesters.update(step.get("harvester_refs", []))
+                seqs["harvested"].append(seq)
+            continue
+        parent = lots.get(lot_ids[0])
+        if parent is None:
+            continue
+        parent.actors.add(step["actor"])
+        if kind == "lot.dispatched":
+            pending_sale[lot_ids[0]] = step
+        elif kind == "lot.received":
+            sale = pending_sale.pop(lot_ids[0], None)
+            if sale is None or not _passes(parent, step, filters):
+                continue
+            valuation = sale["valuation"]
+            currency = valuation["price"]["currency"]
+            for share in valuation["split"]:
+                benefits[parent.season or "?"][f"{share['role']} {currency}"] += share["amount"]
+            seqs["benefits"].append(sale["seq"])
+            if not parent.sold:
+                volumes["sold at first sale"][key(parent)] += parent.quantity
+                seqs["first_sales"].extend([sale["seq"], seq])
+                out.first_sales.append(_first_sale(lot_ids[0], parent, sale, products))
+            parent.sold = True
+            if actor_kinds.get(step["actor"]) == "buyer":
+                volumes["sold to buyers"][key(parent)] += parent.quantity
+                days.append((_day(step["at"]) - parent.first_harvest).days)
+                out.final_sale_lots.append(lot_ids[0])
+                seqs["final_sales"].extend([sale["seq"], seq])
+        elif kind == "lot.refused":
+            pending_sale.pop(lot_ids[0], None)
+        elif kind == "lot.split":
+            for child in step["children"]:
+                lots[child["lot"]] = LotTrace(parent.product, Decimal(child["quantity"]),
+                                              parent.unit, parent.season, parent.community,
+                                              parent.harvested_product, parent.first_harvest,
+                                              set(parent.actors), parent.sold)
+        elif kind == "lots.merged":
+            inputs = [lots[x] for x in lot_ids[:-1] if x in lots]
+            lots[step["into"]] = _merged(inputs, Decimal(step["quantity"]))
+        elif kind == "lot.transformed":
+            inputs = [lots[x] for x in step["inputs"] if x in lots]
+            total_in = sum((t.quantity for t in inputs), Decimal(0))
+            if _passes(parent, step, filters):
+                volumes["processed"][key(parent)] += total_in
+                seqs["processed"].append(seq)
+            for output in step["outputs"]:
+                quantity = Decimal(output["quantity"])
+                merged = _merged(inputs, quantity)
+                merged.product = output["product"]
+                merged.unit = products[output["product"]].unit \
+                    if output["product"] in products else parent.unit
+                lots[output["lot"]] = merged
+                if _passes(parent, step, filters):
+                    out.yields.append(_yield(parent.product, output["product"],
+                                             step["process"], total_in, quantity, products,
+                                             seq))
+        elif kind == "lot.adjusted":
+            loss = -Decimal(step["change"])
+            if _passes(parent, step, filters):
+                volumes["lost"][key(parent)] += loss
+                seqs["lost"].append(seq)
+            parent.quantity -= loss
+    out.volumes = {k: dict(v) for k, v in volumes.items()}
+    out.benefits = {k: dict(v) for k, v in benefits.items()}
+    out.harvesters = len(harvesters)
+    ordered = sorted(days)
+    out.days_to_final_sale = {  # p90 by the nearest-rank method
+        "median": float(median(ordered)) if days else None,
+        "p90": float(ordered[math.ceil(0.9 * len(ordered)) - 1]) if days else None,
+        "lots": float(len(days))}
+    out.entries = dict(seqs)
+    return out
+
+
+def _merged(inputs: list[LotTrace], quantity: Decimal) -> LotTrace:
+    first = inputs[0]
+    return LotTrace(first.product, quantity, first.unit,
+                    first.season if len({t.season for t in inputs}) == 1 else None,
+                    first.community if len({t.community for t in inputs}) == 1 else None,
+                    first.harvested_product, min(t.first_harvest for t in inputs),
+                    set().union(*(t.actors for t in inputs)), any(t.sold for t in inputs))
+
+
+def _first_sale(lot: str, trace: LotTrace, sale: Mapping[str, Any],
+                products: Mapping[str, Product]) -> dict[str, Any]:
+    price = sale["valuation"]["price"]
+    product = products.get(trace.product)
+    reference = product.reference_min_price if product else None
+    per_unit = Decimal(price["amount"]) / trace.quantity
+    row: dict[str, Any] = {"lot": lot, "seq": sale["seq"], "currency": price["currency"],
+                           "price_per_unit": per_unit.quantize(Decimal("0.01")),
+                           "reference_min": None, "premium_per_unit": None,
+                           "premium_total": None}
+    if reference is not None and reference.currency == price["currency"]:
+        premium = per_unit - reference.amount
+        row.update(reference_min=reference.amount,
+                   premium_per_unit=premium.quantize(Decimal("0.01")),
+                   premium_total=int((premium * trace.quantity).to_integral_value()))
+    return row
+
+
+def _yield(source: str, target: str, process: str, total_in: Decimal, out: Decimal,
+           products: Mapping[str, Product], seq: int) -> dict[str, Any]:
+    rule = products[source].transformation_to(target, process) if source in products else None
+    ratio = (out / total_in).quantize(Decimal("0.0001")) if total_in else None
+    return {"seq": seq, "from": source, "to": target, "process": process, "yield": ratio,
+            "min": rule.yield_min if rule else None, "max": rule.yield_max if rule else None}
+

@@ -1,0 +1,97 @@
+"""Indicators on a small history, against figures worked out by hand in the test."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date
+from decimal import Decimal
+
+from click.testing import CliRunner
+
+from cli.main import cli
+from ledger.domain import events as ev
+from ledger.indicators import Filters, indicators_for
+from tests.builders import World, origin, valuation
+
+
+def history(world: World) -> None:
+    """Two harvests (1000 kg and 500 kg) by two communities, sold, merged, dried, sold on."""
+    world.harvest("A-1", quantity="1000", value=valuation(420000))  # R$ 4.20/kg
+    world.register("assoc-porto", ev.ActorKind.COMMUNITY, "Associação Porto")
+    world.harvest("B-1", by="assoc-porto", quantity="500", value=valuation(150000),  # 3.00/kg
+                  origin=origin(community="Porto Alegre do Iaco"))
+    world.transfer("A-1", "assoc-cachoeira", "coop", valuation(420000))
+    world.transfer("B-1", "assoc-porto", "coop", valuation(150000))
+    world.merge(["A-1", "B-1"], "M-1", "1500", by="coop")  # mixed origin
+    world.adjust("M-1", "-30", by="coop")  # moisture loss: 1470 kg left
+    world.transfer("M-1", "coop", "processor", valuation(735000))
+    world.transform(["M-1"], [("K-1", "brazil-nut-kernel", "588")], by="processor")  # 0.40
+    world.transfer("K-1", "processor", "buyer", valuation(2940000))
+
+
+def test_indicators_match_the_hand_computation(world: World) -> None:
+    history(world)
+    ind = indicators_for(world.ledger)
+    assert ind.volumes["harvested"] == {"brazil-nut-in-shell (KGM)": Decimal("1500")}
+    assert ind.volumes["sold at first sale"] == {"brazil-nut-in-shell (KGM)": Decimal("1500")}
+    assert ind.volumes["lost"] == {"brazil-nut-in-shell (KGM)": Decimal("30")}
+    assert ind.volumes["processed"] == {"brazil-nut-in-shell (KGM)": Decimal("1470")}
+    assert ind.volumes["sold to buyers"] == {"brazil-nut-kernel (KGM)": Decimal("588")}
+    # First sales against PGPMBio's R$ 3.66/kg: A-1 +0.54/kg x 1000 = +54000 centavos;
+    # B-1 3.00 - 3.66 = -0.66/kg x 500 = -33000 centavos.
+    first = {row["lot"]: row for row in ind.first_sales}
+    assert set(first) == {"A-1", "B-1"}
+    assert (first["A-1"]["premium_per_unit"], first["A-1"]["premium_total"]) == (
+        Decimal("54.00"), 54000)
+    assert (first["B-1"]["premium_per_unit"], first["B-1"]["premium_total"]) == (
+        Decimal("-66.00"), -33000)
+    # Benefits, season 2025, split 70/20/10 of every sale:
+    # sales 420000 + 150000 + 735000 + 2940000 = 4245000 -> harvesters 2971500,
+    # community fund 849000, cooperative 424500.
+    assert ind.benefits["2025"] == {"harvesters BRL": 2971500,
+                                    "community_fund BRL": 849000, "cooperative BRL": 424500}
+    assert ind.harvesters == 2  # the same two pseudonyms on both harvests
+    (yield_row,) = ind.yields
+    assert (yield_row["yield"], yield_row["min"], yield_row["max"]) == (
+        Decimal("0.4000"), Decimal("0.30"), Decimal("0.45"))
+    # Harvest ended 2025-01-05; the buyer received on 2025-01-06: one day.
+    assert ind.days_to_final_sale == {"median": 1.0, "p90": 1.0, "lots": 1.0}
+    # Community share of the final sale: every sale upstream of K-1 paid 90% to community
+    # roles (harvesters 70% + fund 20%) with weight 1 (all of M-1 became K-1):
+    # 0.9 x (420000 + 150000 + 735000 + 2940000) / 2940000 = 3820500 / 2940000 = 1.29949
+    # -> 1.2995 (every sale of this test pays 90% to community roles, so the ratio passes 1).
+    assert ind.farm_gate_share == {"BRL": Decimal("1.2995")}
+
+
+def test_filters_by_community_and_period(world: World) -> None:
+    history(world)
+    porto = indicators_for(world.ledger, Filters(community="Porto Alegre do Iaco"))
+    assert porto.volumes["harvested"] == {"brazil-nut-in-shell (KGM)": Decimal("500")}
+    assert [row["lot"] for row in porto.first_sales] == ["B-1"]
+    assert "lost" not in porto.volumes  # the loss was on the mixed-origin merged lot
+    nothing = indicators_for(world.ledger, Filters(end=date(2024, 12, 31)))
+    assert nothing.volumes == {} and nothing.first_sales == []
+
+
+def test_every_figure_names_the_entries_behind_it(world: World) -> None:
+    history(world)
+    ind = indicators_for(world.ledger)
+    for seq in ind.entries["harvested"]:
+        assert world.ledger.entry(seq).signed.event.kind is ev.EventKind.LOT_HARVESTED
+    assert len(ind.entries["final_sales"]) == 2  # the dispatch and its receipt
+
+
+def test_report_command_table_json_and_csv(world: World, db_url: str) -> None:
+    history(world)
+    runner = CliRunner()
+    human = runner.invoke(cli, ["--db", db_url, "report"])
+    assert human.exit_code == 0 and "first sale per unit" in human.stdout
+    data = json.loads(runner.invoke(cli, ["--db", db_url, "--json", "report", "--season",
+                                          "2025"]).stdout)
+    assert data["volumes"]["harvested"] == {"brazil-nut-in-shell (KGM)": "1500"}
+    rows = list(csv.reader(io.StringIO(runner.invoke(
+        cli, ["--db", db_url, "report", "--csv", "--product", "brazil-nut-in-shell"]).stdout)))
+    assert rows[0] == ["indicator", "subject", "value"]
+    assert ["distinct harvesters", "", "2"] in rows
