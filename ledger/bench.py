@@ -163,6 +163,11 @@ def run_benchmark(entries: int = 100_000, *, url: str | None = None,
         results["provenance_big_lot"]["ancestor_lots"] = ancestors
         results["provenance_big_lot"]["steps"] = len(
             ledger.provenance(synthetic.big_lot, with_entries=False).steps)
+        from ledger.indicators import indicators_for
+
+        start = time.perf_counter()
+        indicators_for(ledger)
+        results["indicators_whole_chain_s"] = round(time.perf_counter() - start, 2)
         seqs = itertools.cycle(range(0, size, max(size // 200, 1)))
         results["inclusion_proof"] = _timed(lambda: ledger.inclusion_proof(next(seqs)), 200)
 
