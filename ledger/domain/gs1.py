@@ -57,11 +57,14 @@ def encode_component(value: str) -> str:
     return quote(value, safe="")
 
 
-def digital_link_uri(base: str, gtin: str, lot: str | None = None) -> str:
+def digital_link_uri(base: str, gtin: str, lot: str | None = None, *,
+                     serial: str | None = None, cpv: str | None = None) -> str:
+    """``BASE/01/{GTIN-14}[/22/{cpv}][/10/{lot}][/21/{serial}]``, values percent-encoded."""
     uri = f"{base.rstrip('/')}/01/{to_gtin14(gtin)}"
-    if lot is not None:
-        check_lot(lot)
-        uri += f"/10/{encode_component(lot)}"
+    for ai, value in (("22", cpv), ("10", lot), ("21", serial)):
+        if value is not None:
+            check_lot(value, field=f"ai{ai}")
+            uri += f"/{ai}/{encode_component(value)}"
     return uri
 
 
@@ -76,13 +79,13 @@ class DigitalLink:
 def parse_digital_link(uri_or_path: str) -> DigitalLink:
     """Parse ``.../01/{gtin14}[/22/{cpv}][/10/{lot}][/21/{serial}]`` (a URI or a path)."""
     path = urlsplit(uri_or_path).path if "://" in uri_or_path else uri_or_path.split("?")[0]
-    segments = [s for s in path.split("/") if s]
+    segments = path.split("/")
     try:
         start = segments.index("01")
     except ValueError as exc:
         raise ValidationError("digital link: no /01/ GTIN in the path", field="uri") from exc
     pairs = segments[start:]
-    if len(pairs) % 2:
+    if len(pairs) % 2 or any(not segment for segment in pairs):
         raise ValidationError("digital link: path must alternate AI and value", field="uri")
     gtin = unquote(pairs[1])
     if len(gtin) != 14:
