@@ -146,3 +146,13 @@ def test_a_dropped_connection_keeps_the_outbox_for_the_next_sync(world: World,
     assert result.exit_code == 9 and "run trilha sync again" in result.stderr
     assert json.loads(result.stdout)[0]["status"] == "pending"
     assert (outbox / f"{pending.event.id}.json").exists()
+
+
+def test_the_openapi_document_validates(client: FlaskClient) -> None:
+    from openapi_spec_validator import validate
+
+    document = client.get("/api/v1/openapi.json").get_json()
+    validate(document)
+    assert "/events" in document["paths"]
+    signed = document["components"]["schemas"]["SignedEvent"]
+    assert set(signed["required"]) == {"event", "signatures"}

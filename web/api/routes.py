@@ -26,6 +26,15 @@ def _int_arg(name: str, default: int | None = None) -> int:
     return int(raw)
 
 
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    from importlib.metadata import version
+
+    from web.api.openapi import build_openapi
+
+    return jsonify(build_openapi(version("trilha")))
+
+
 @bp.post("/events")
 def submit_event() -> tuple[Response, int]:
     """A signed event from a client (the CLI outbox). Repeating one is harmless."""
