@@ -18,7 +18,7 @@ from typing import Any
 
 from ledger.domain.catalogue import Product
 from ledger.service import Ledger
-from ledger.value_share import community_share
+from ledger.value_share import COMMUNITY_ROLES
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,11 +37,14 @@ class LotTrace:
     quantity: Decimal
     unit: str
     season: str | None
-    community: str | None
+    community_name: str | None
     harvested_product: str
     first_harvest: date
     actors: set[str] = field(default_factory=set)
     sold: bool = False  # has it (or any lot it came from) been sold yet?
+    # Community-role payments of every upstream sale, weighted by the share of that sale's
+    # lot that flowed into this one (minor units, per currency).
+    community: dict[str, Decimal] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -63,7 +66,7 @@ def _day(text: str) -> date:
 
 def _passes(trace: LotTrace, step: Mapping[str, Any], filters: Filters) -> bool:
     day = _day(step["at"])
-    return ((filters.community is None or trace.community == filters.community)
+    return ((filters.community is None or trace.community_name == filters.community)
             and (filters.cooperative is None or filters.cooperative in trace.actors)
             and (filters.product is None or trace.harvested_product == filters.product)
             and (filters.season is None or trace.season == filters.season)
@@ -76,18 +79,6 @@ def indicators_for(ledger: Ledger, filters: Filters = Filters()) -> Indicators:
     products = {p.code: p for p in ledger.store.products()}
     kinds: dict[str, str] = {a.actor_id: a.kind.value for a in ledger.store.actors()}
     result = compute(ledger.store.iter_steps(), products, kinds, filters)
-    # The share reaching communities, chain by chain: each lot sold to a buyer against its
-    # own upstream payments (weighted by quantity, see ledger.value_share).
-    community: dict[str, int] = defaultdict(int)
-    sales: dict[str, int] = defaultdict(int)
-    for lot in result.final_sale_lots:
-        for part in community_share(lot, ledger.provenance(lot, with_entries=False).steps
-                                    ).by_currency:
-            if part.reference_sale:
-                community[part.currency] += part.community_amount
-                sales[part.currency] += part.reference_sale
-    result.farm_gate_share = {c: (Decimal(community[c]) / sales[c]).quantize(Decimal("0.0001"))
-                              for c in sorted(sales)}
     return result
 
 
@@ -101,6 +92,8 @@ def compute(steps: Iterable[Mapping[str, Any]], products: Mapping[str, Product],
     harvesters: set[str] = set()
     pending_sale: dict[str, Mapping[str, Any]] = {}
     days: list[int] = []
+    community_in: dict[str, Decimal] = defaultdict(Decimal)
+    final_prices: dict[str, int] = defaultdict(int)
 
     def key(trace: LotTrace) -> str:
         return f"{trace.product} ({trace.unit})"
@@ -127,10 +120,17 @@ def compute(steps: Iterable[Mapping[str, Any]], products: Mapping[str, Product],
             pending_sale[lot_ids[0]] = step
         elif kind == "lot.received":
             sale = pending_sale.pop(lot_ids[0], None)
-            if sale is None or not _passes(parent, step, filters):
+            if sale is None:
                 continue
             valuation = sale["valuation"]
             currency = valuation["price"]["currency"]
+            for share in valuation["split"]:
+                if share["role"] in COMMUNITY_ROLES:
+                    parent.community[currency] = parent.community.get(currency, Decimal(0)) \
+                        + share["amount"]
+            if not _passes(parent, step, filters):
+                parent.sold = True
+                continue
             for share in valuation["split"]:
                 benefits[parent.season or "?"][f"{share['role']} {currency}"] += share["amount"]
             seqs["benefits"].append(sale["seq"])
@@ -143,27 +143,32 @@ def compute(steps: Iterable[Mapping[str, Any]], products: Mapping[str, Product],
                 volumes["sold to buyers"][key(parent)] += parent.quantity
                 days.append((_day(step["at"]) - parent.first_harvest).days)
                 out.final_sale_lots.append(lot_ids[0])
+                community_in[currency] += parent.community.get(currency, Decimal(0))
+                final_prices[currency] += valuation["price"]["amount"]
                 seqs["final_sales"].extend([sale["seq"], seq])
         elif kind == "lot.refused":
             pending_sale.pop(lot_ids[0], None)
         elif kind == "lot.split":
             for child in step["children"]:
-                lots[child["lot"]] = LotTrace(parent.product, Decimal(child["quantity"]),
-                                              parent.unit, parent.season, parent.community,
-                                              parent.harvested_product, parent.first_harvest,
-                                              set(parent.actors), parent.sold)
+                quantity = Decimal(child["quantity"])
+                fraction = quantity / parent.quantity if parent.quantity else Decimal(0)
+                lots[child["lot"]] = LotTrace(
+                    parent.product, quantity, parent.unit, parent.season, parent.community_name,
+                    parent.harvested_product, parent.first_harvest, set(parent.actors),
+                    parent.sold, {c: v * fraction for c, v in parent.community.items()})
         elif kind == "lots.merged":
             inputs = [lots[x] for x in lot_ids[:-1] if x in lots]
-            lots[step["into"]] = _merged(inputs, Decimal(step["quantity"]))
+            lots[step["into"]] = _merged(inputs, Decimal(step["quantity"]), Decimal(1))
         elif kind == "lot.transformed":
             inputs = [lots[x] for x in step["inputs"] if x in lots]
             total_in = sum((t.quantity for t in inputs), Decimal(0))
             if _passes(parent, step, filters):
                 volumes["processed"][key(parent)] += total_in
                 seqs["processed"].append(seq)
+            total_out = sum((Decimal(o["quantity"]) for o in step["outputs"]), Decimal(0))
             for output in step["outputs"]:
                 quantity = Decimal(output["quantity"])
-                merged = _merged(inputs, quantity)
+                merged = _merged(inputs, quantity, quantity / total_out)
                 merged.product = output["product"]
                 merged.unit = products[output["product"]].unit \
                     if output["product"] in products else parent.unit
@@ -186,17 +191,27 @@ def compute(steps: Iterable[Mapping[str, Any]], products: Mapping[str, Product],
         "median": float(median(ordered)) if days else None,
         "p90": float(ordered[math.ceil(0.9 * len(ordered)) - 1]) if days else None,
         "lots": float(len(days))}
+    out.farm_gate_share = {
+        currency: (community_in[currency] / final_prices[currency]).quantize(Decimal("0.0001"))
+        for currency in sorted(final_prices) if final_prices[currency]}
     out.entries = dict(seqs)
     return out
 
 
-def _merged(inputs: list[LotTrace], quantity: Decimal) -> LotTrace:
+def _merged(inputs: list[LotTrace], quantity: Decimal, fraction: Decimal) -> LotTrace:
+    """A lot made of ``inputs``, carrying ``fraction`` of their embedded payments."""
     first = inputs[0]
+    embedded: dict[str, Decimal] = defaultdict(Decimal)
+    for trace in inputs:
+        for currency, amount in trace.community.items():
+            embedded[currency] += amount * fraction
+    names = {t.community_name for t in inputs}
     return LotTrace(first.product, quantity, first.unit,
                     first.season if len({t.season for t in inputs}) == 1 else None,
-                    first.community if len({t.community for t in inputs}) == 1 else None,
+                    first.community_name if len(names) == 1 else None,
                     first.harvested_product, min(t.first_harvest for t in inputs),
-                    set().union(*(t.actors for t in inputs)), any(t.sold for t in inputs))
+                    set().union(*(t.actors for t in inputs)), any(t.sold for t in inputs),
+                    dict(embedded))
 
 
 def _first_sale(lot: str, trace: LotTrace, sale: Mapping[str, Any],
