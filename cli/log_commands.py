@@ -150,13 +150,29 @@ def verify(context: Context, jsonl: Path | None, vkey: str | None,
 
 
 @click.command("export")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "eudr-geojson"]), default="jsonl",
+              show_default=True)
+@click.option("--lot", "lot_id", default=None, help="The lot (for eudr-geojson).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="File to write (default: standard output).")
 @pass_context
-def export(context: Context, output: Path | None) -> None:
-    """Export the ledger as JSON Lines: every entry's canonical bytes, one per line."""
+def export(context: Context, fmt: str, lot_id: str | None, output: Path | None) -> None:
+    """Export the ledger as JSON Lines (every entry's canonical bytes, one per line), or a
+    lot's EUDR plots as GeoJSON."""
     with errors_as_exit():
         ledger = context.ledger()
+        if fmt == "eudr-geojson":
+            from ledger.eudr import export_eudr_geojson
+
+            if lot_id is None:
+                raise ValidationError("--lot: the EUDR export is per lot", field="lot")
+            text = json.dumps(export_eudr_geojson(ledger, lot_id), ensure_ascii=False,
+                              indent=1) + "\n"
+            if output:
+                output.write_text(text, encoding="utf-8")
+            else:
+                click.echo(text, nl=False)
+            return
         target: IO[bytes] = output.open("wb") if output else sys.stdout.buffer
         try:
             with click.progressbar(length=ledger.size(), label="exporting",

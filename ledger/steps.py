@@ -49,6 +49,8 @@ def step_json(entry: Entry) -> dict[str, Any]:
                         origin={"community": body.origin.community,
                                 "territory": body.origin.territory,
                                 "country": body.origin.country, "plot": body.origin.plot,
+                                "area_ha": None if body.origin.area_ha is None
+                                else format(body.origin.area_ha, "f"),
                                 "geometry": body.origin.geometry},
                         harvesters=len(body.harvesters),
                         harvester_refs=list(body.harvesters),  # pseudonymous by rule

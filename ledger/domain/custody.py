@@ -115,14 +115,38 @@ def _harvested(event: Event, body: LotHarvested, view: LedgerView) -> Effects:
         raise RuleViolation("harvest_period", f"body.harvest.end: expected on or before the "
                             f"statement date {event.at.date()}, got {body.harvest_end}",
                             field="body.harvest.end", lot=body.lot)
-    if product.eudr and body.origin.geometry is None:
-        raise RuleViolation("eudr_geolocation", f"body.origin.geometry: {body.product} is an "
-                            "EUDR commodity; the plot's geolocation is required",
-                            field="body.origin.geometry", lot=body.lot)
+    if product.eudr:
+        check_eudr_origin(body)
     check_valuation(body.valuation, lot=body.lot, field="body.valuation")
     lot = LotRecord(body.lot, body.product, body.quantity.value, unit, event.actor,
                     LotStatus.ACTIVE, body.season, body.origin.community)
     return Effects(lots=(lot,), touched=(body.lot,))
+
+
+EUDR_POINT_MAX_HA = Decimal(4)
+
+
+def check_eudr_origin(body: LotHarvested) -> None:
+    """EU Deforestation Regulation geolocation: a plot as a point only up to 4 ha, else a
+    polygon, without holes (Regulation (EU) 2023/1115, art. 2(28) and art. 9(1)(d))."""
+    geometry, lot = body.origin.geometry, body.lot
+    field = "body.origin.geometry"
+    if geometry is None:
+        raise RuleViolation("eudr_geolocation", f"{field}: {body.product} is an EUDR "
+                            "commodity; the plot's geolocation is required", field=field,
+                            lot=lot)
+    if geometry["type"] == "Point":
+        area = body.origin.area_ha
+        if area is None or area > EUDR_POINT_MAX_HA:
+            raise RuleViolation("eudr_point_area", f"{field}: a point is allowed only for "
+                                f"plots of at most 4 ha, got area_ha {area}; give the plot's "
+                                "polygon", field=field, lot=lot)
+        return
+    polygons = [geometry["coordinates"]] if geometry["type"] == "Polygon" \
+        else geometry["coordinates"]
+    if any(len(rings) != 1 for rings in polygons):
+        raise RuleViolation("eudr_no_holes", f"{field}: EUDR plot polygons must not have "
+                            "holes (one ring per polygon)", field=field, lot=lot)
 
 
 def _dispatched(event: Event, body: LotDispatched, view: LedgerView) -> Effects:

@@ -1,0 +1,53 @@
+"""EUDR due-diligence geolocation: the plots behind a lot, as a GeoJSON FeatureCollection.
+
+Each harvest upstream of the lot becomes a Feature with the plot's geometry (coordinates
+rounded to 6 decimal places, about 0.1 m; JSON does not print trailing zeros), the
+production period, the country of production, the area and the commodity. Harvest-time
+rules (``ledger.domain.custody.check_eudr_origin``) already guarantee points only for
+plots of 4 ha or less, polygons without holes and rings that do not cross themselves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ledger.errors import ValidationError
+from ledger.service import Ledger
+
+
+def _round(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_round(v) for v in value]
+    return round(float(value), 6)
+
+
+def export_eudr_geojson(ledger: Ledger, lot_id: str) -> dict[str, Any]:
+    prov = ledger.provenance(lot_id, with_entries=False)
+    lots = {prov.lot.lot_id} | {parent for parent, _ in prov.upstream}
+    harvests = [s for s in prov.steps if s["kind"] == "lot.harvested" and s["lots"][0] in lots]
+    features = []
+    for step in harvests:
+        product = ledger.store.product(step["product"])
+        if product is None or not product.eudr:
+            continue
+        origin = step["origin"]
+        geometry = origin["geometry"]
+        features.append({
+            "type": "Feature",
+            "geometry": {"type": geometry["type"], "coordinates": _round(geometry["coordinates"])},
+            "properties": {
+                "ProductionPlace": origin.get("plot") or origin["community"],
+                "ProducerCountry": origin["country"],
+                "Area": origin.get("area_ha"),
+                "ProductionStart": step["harvest"]["start"],
+                "ProductionEnd": step["harvest"]["end"],
+                "Commodity": product.species, "Product": product.code,
+                "Quantity": step["quantity"], "Unit": step["unit"],
+                "Lot": step["lots"][0], "Community": origin["community"],
+                "TrilhaEntry": step["entry_hash"],
+            },
+        })
+    if not features:
+        raise ValidationError(f"lot {lot_id}: no EUDR commodity was harvested upstream of it",
+                              field="lot", lot=lot_id)
+    return {"type": "FeatureCollection", "features": features}
