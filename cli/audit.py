@@ -61,3 +61,60 @@ def verify_bundle_command(context: Context, path: Path, vkey: str) -> None:
 
 
 COMMANDS: list[click.Command] = [bundle, verify_bundle_command]
+
+
+@click.command()
+@click.option("--log", "log_url", required=True, help="The Trilha server to watch.")
+@click.option("--vkey", required=True, help="The log operator's verifier key (text or file).")
+@click.option("--name", required=True, help="This witness's name, e.g. witness.example/w1.")
+@click.option("--key", "key_file", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="This witness's Ed25519 key (encrypted PKCS#8; TRILHA_PASSPHRASE).")
+@click.option("--state", "state_file", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Where to remember checkpoints (default: keys folder).")
+@pass_context
+def witness(context: Context, log_url: str, vkey: str, name: str, key_file: Path,
+            state_file: Path | None) -> None:
+    """Check the log's newest checkpoint against the last one seen, cosign it, post it."""
+    import time
+    import urllib.request
+
+    from cli import keyring
+    from ledger.domain.note import Checkpoint, NoteVerifier, cosign_checkpoint, open_note
+    from ledger.keystore import load_private_key
+    from ledger.witness import Seen, WitnessState, check_new_checkpoint
+
+    def get(path: str) -> bytes:
+        with urllib.request.urlopen(log_url.rstrip("/") + "/api/v1" + path,
+                                    timeout=30) as response:
+            return bytes(response.read())
+
+    with errors_as_exit():
+        if Path(vkey).exists():
+            vkey = Path(vkey).read_text(encoding="utf-8").strip()
+        state = WitnessState(state_file or keyring.keys_dir() / "witness-state.json")
+        note_text = get("/checkpoint").decode("utf-8")
+        body = open_note(note_text, [NoteVerifier.from_vkey(vkey)]).body
+        checkpoint = Checkpoint.from_text(body)
+        previous = state.load(checkpoint.origin)
+
+        def fetch_proof(old: int, new: int) -> list[bytes]:
+            data = json.loads(get(f"/proofs/consistency?old={old}&new={new}"))
+            return [bytes.fromhex(h) for h in data["path"]]
+
+        check_new_checkpoint(previous, checkpoint, fetch_proof)
+        key = load_private_key(key_file.read_bytes(), keyring.passphrase())
+        line = cosign_checkpoint(body, name, key, int(time.time()))
+        request = urllib.request.Request(
+            f"{log_url.rstrip('/')}/api/v1/checkpoints/{checkpoint.size}/cosignatures",
+            data=line.encode(), method="POST", headers={"Content-Type": "text/plain"})
+        with urllib.request.urlopen(request, timeout=30):
+            pass
+        state.save(checkpoint.origin, Seen(checkpoint.size, checkpoint.root_hash))
+        context.emit({"origin": checkpoint.origin, "size": checkpoint.size,
+                      "previous_size": previous.size if previous else None, "cosigned": True},
+                     lambda: click.echo(f"{checkpoint.origin}: checkpoint {checkpoint.size} "
+                                        "is consistent with what this witness saw; cosigned"))
+
+
+COMMANDS.append(witness)

@@ -26,6 +26,7 @@ def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
         PUBLIC_BASE_URL=os.environ.get("TRILHA_PUBLIC_BASE_URL", "http://localhost:8000"),
         LOG_ORIGIN=os.environ.get("TRILHA_LOG_ORIGIN", "trilha.local/log"),
         OPERATOR_VKEY=os.environ.get("TRILHA_OPERATOR_VKEY"),
+        WITNESS_VKEYS=[v for v in os.environ.get("TRILHA_WITNESS_VKEYS", "").split(",") if v],
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         MAX_CONTENT_LENGTH=8 * 1024 * 1024,

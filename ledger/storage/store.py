@@ -422,6 +422,20 @@ class Store:
         return StoredCheckpoint(int(r.size), bytes(r.root_hash), r.note, r.signed_at) \
             if r else None
 
+    def add_cosignature(self, size: int, witness: str, line: str, received_at: str) -> None:
+        """Keep a witness's cosignature of checkpoint ``size`` (the latest one wins)."""
+        with self.append_session() as session:
+            session.connection.execute(t.cosignatures.delete().where(
+                t.cosignatures.c.checkpoint_size == size, t.cosignatures.c.witness == witness))
+            session.connection.execute(insert(t.cosignatures).values(
+                checkpoint_size=size, witness=witness, line=line, received_at=received_at))
+
+    def cosignatures(self, size: int) -> list[tuple[str, str]]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(t.cosignatures).where(
+                t.cosignatures.c.checkpoint_size == size).order_by(t.cosignatures.c.witness))
+            return [(row.witness, row.line) for row in rows]
+
     def size_on_disk(self) -> int | None:
         """Bytes the database uses (SQLite file pages, or PostgreSQL's database size)."""
         with self.engine.connect() as connection:

@@ -54,6 +54,15 @@ checkpoints = Table(
     Column("signed_at", String(32), nullable=False),
 )
 
+# Witnesses' cosignatures of checkpoints (C2SP tlog-cosignature lines), one per witness.
+cosignatures = Table(
+    "cosignatures", metadata,
+    Column("checkpoint_size", BigInteger, primary_key=True, autoincrement=False),
+    Column("witness", String(200), primary_key=True),
+    Column("line", Text, nullable=False),
+    Column("received_at", String(32), nullable=False),
+)
+
 # Projections: derived from the log, rebuilt by replaying it; they answer queries fast.
 actors = Table(
     "actors", metadata,

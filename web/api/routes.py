@@ -101,3 +101,40 @@ def consistency() -> Response:
     old, new = _int_arg("old"), _int_arg("new", ledger.size())
     path = ledger.consistency_proof(old, new)
     return jsonify({"old_size": old, "new_size": new, "path": [h.hex() for h in path]})
+
+
+@bp.get("/checkpoints/<int:size>")
+def checkpoint_of_size(size: int) -> Response:
+    stored = get_ledger().store.checkpoint(size)
+    if stored is None:
+        raise NotFound(f"no checkpoint of size {size}")
+    return current_app.response_class(stored.note, mimetype="text/plain; charset=utf-8")
+
+
+@bp.post("/checkpoints/<int:size>/cosignatures")
+def add_cosignature(size: int) -> tuple[Response, int]:
+    """A witness posts its cosignature line; it must verify under a configured witness key."""
+    from ledger.domain.note import verify_cosignature
+    from ledger.wire.fields import format_instant
+
+    ledger = get_ledger()
+    stored = ledger.store.checkpoint(size)
+    if stored is None:
+        raise NotFound(f"no checkpoint of size {size}")
+    line = request.get_data(as_text=True)
+    body = stored.note[:stored.note.index("\n\n") + 1]
+    for vkey in current_app.config.get("WITNESS_VKEYS") or []:
+        name = vkey.split("+", 1)[0]
+        if line.startswith(f"\u2014 {name} "):
+            verify_cosignature(line, body, vkey)
+            ledger.store.add_cosignature(size, name, line.rstrip("\n") + "\n",
+                                         format_instant(ledger.clock()))
+            return jsonify({"checkpoint_size": size, "witness": name}), 201
+    raise ValidationError("cosignature: expected a line by a configured witness",
+                          field="cosignature")
+
+
+@bp.get("/checkpoints/<int:size>/cosignatures")
+def cosignatures(size: int) -> Response:
+    lines = "".join(line for _, line in get_ledger().store.cosignatures(size))
+    return current_app.response_class(lines, mimetype="text/plain; charset=utf-8")
