@@ -56,6 +56,17 @@ def build_openapi(version: str) -> dict[str, Any]:
         "responses": {"200": {"description": "Note", "content": {"text/plain": {
             "schema": {"type": "string"}}}}, "404": ERROR}}})
     integer = {"type": "integer", "minimum": 0}
+    size = {"name": "size", "in": "path", "required": True, "schema": integer}
+    text = {"text/plain": {"schema": {"type": "string"}}}
+    spec.path("/checkpoints/{size}", operations={"get": {
+        "summary": "The signed checkpoint of a tree size", "parameters": [size],
+        "responses": {"200": {"description": "Note", "content": text}, "404": ERROR}}})
+    spec.path("/checkpoints/{size}/cosignatures", operations={
+        "get": {"summary": "Witnesses' cosignature lines", "parameters": [size],
+                "responses": {"200": {"description": "Lines", "content": text}}},
+        "post": {"summary": "A witness's cosignature line (C2SP tlog-cosignature)",
+                 "parameters": [size], "requestBody": {"required": True, "content": text},
+                 "responses": {"201": {"description": "Kept"}, "404": ERROR, "422": ERROR}}})
     spec.path("/proofs/inclusion", operations={"get": {
         "summary": "RFC 6962 inclusion proof",
         "parameters": [{"name": "seq", "in": "query", "required": True, "schema": integer},
