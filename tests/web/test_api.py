@@ -156,3 +156,14 @@ def test_the_openapi_document_validates(client: FlaskClient) -> None:
     assert "/events" in document["paths"]
     signed = document["components"]["schemas"]["SignedEvent"]
     assert set(signed["required"]) == {"event", "signatures"}
+
+
+def test_the_api_serves_a_lots_proof_bundle(world: World, client: FlaskClient) -> None:
+    from ledger.bundle import verify_bundle
+
+    world.harvest("BN-1")
+    assert client.get("/api/v1/lots/BN-1/bundle").status_code == 409  # no checkpoint yet
+    signer = NoteSigner(world.ledger.origin, generate_private_key())
+    world.ledger.sign_checkpoint(signer)
+    bundle = client.get("/api/v1/lots/BN-1/bundle").get_json()
+    assert verify_bundle(bundle, signer.verifier_key()).ok

@@ -45,6 +45,10 @@ def build_openapi(version: str) -> dict[str, Any]:
     spec.path("/lots/{lot}/provenance", operations={"get": {
         "summary": "Upstream and downstream graph with every step", "parameters": [lot],
         "responses": {"200": {"description": "Provenance"}, "404": ERROR}}})
+    spec.path("/lots/{lot}/bundle", operations={"get": {
+        "summary": "The lot's proof bundle (trilha-bundle/v1), verifiable offline",
+        "parameters": [lot],
+        "responses": {"200": {"description": "Bundle"}, "404": ERROR, "409": ERROR}}})
     spec.path("/entries/{seq}", operations={"get": {
         "summary": "One entry's canonical bytes",
         "parameters": [{"name": "seq", "in": "path", "required": True,

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Response, current_app, jsonify, request
 
 from ledger.domain.encoding import digests_equal
-from ledger.errors import NotFound, ReplayError, ValidationError
+from ledger.errors import ConfigurationError, Conflict, NotFound, ReplayError, ValidationError
 from ledger.provenance_view import provenance_json
 from ledger.wire.events import load_signed_event
 from web.api import bp
@@ -63,6 +63,17 @@ def _entry_json(seq: int, entry_hash: bytes) -> dict[str, Any]:
 @bp.get("/lots/<path:lot_id>/provenance")
 def lot_provenance(lot_id: str) -> Response:
     return jsonify(provenance_json(get_ledger().provenance(lot_id, with_entries=False)))
+
+
+@bp.get("/lots/<path:lot_id>/bundle")
+def lot_bundle(lot_id: str) -> Response:
+    """The lot's proof bundle (docs/FORMAT.md section 8), to verify offline."""
+    from ledger.bundle import build_bundle
+
+    try:
+        return jsonify(build_bundle(get_ledger(), lot_id))
+    except ConfigurationError as exc:  # history newer than the last signed checkpoint
+        raise Conflict(exc.message, lot=lot_id) from exc
 
 
 @bp.get("/lots/<path:lot_id>")
