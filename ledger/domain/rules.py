@@ -9,8 +9,10 @@ It does no I/O: the store and the verifier call this same function.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import NoReturn
 
 from ledger.domain import custody
+from ledger.domain.encoding import event_signature_message
 from ledger.domain.events import (
     ActorId,
     ActorKind,
@@ -24,7 +26,7 @@ from ledger.domain.events import (
 )
 from ledger.domain.keys import check_public_key, key_id_for, verify_signature
 from ledger.domain.state import ActorRecord, Effects, KeyRecord, LedgerView
-from ledger.errors import RuleViolation, SignatureError
+from ledger.errors import ReplayError, RuleViolation, SignatureError
 
 # A statement may be dated at most this far after the moment the log appends it
 # (clock skew between a clerk's laptop and the server).
@@ -33,8 +35,6 @@ MAX_CLOCK_SKEW = timedelta(minutes=5)
 
 def check_signature_crypto(signed: SignedEvent) -> None:
     """Every signature verifies over the event digest (stateless; parallelisable)."""
-    from ledger.domain.encoding import event_signature_message
-
     if not signed.signatures:
         raise SignatureError("signature_missing", "signatures: expected at least one, got none",
                              field="signatures")
@@ -77,9 +77,7 @@ def decide(signed: SignedEvent, view: LedgerView, appended_at: datetime, *,
     return custody.decide_lot_event(event, view)
 
 
-def raise_replay(event: Event) -> None:
-    from ledger.errors import ReplayError
-
+def raise_replay(event: Event) -> NoReturn:
     raise ReplayError("event_id_unique",
                       f"id: event {event.id} was already accepted; an event is accepted once",
                       field="id")
