@@ -10,18 +10,19 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
+from ledger.domain.measures import UNIT_SYMBOLS
 from ledger.indicators import Filters, indicators_for
 from web.dashboards import bp
 from web.public.views import money
 from web.services import get_ledger
 
 
-def bars(rows: list[tuple[str, Decimal]], unit: str, width: int = 320) -> Markup:
-    """Horizontal bars, one per row, scaled to the largest value."""
-    top = max((value for _, value in rows), default=Decimal(0)) or Decimal(1)
+def bars(rows: list[tuple[str, Decimal, str]], width: int = 320) -> Markup:
+    """Horizontal bars, one per (label, value, unit) row, scaled to the largest value."""
+    top = max((value for _, value, _ in rows), default=Decimal(0)) or Decimal(1)
     height = 22 * len(rows)
     parts = []
-    for i, (label, value) in enumerate(rows):
+    for i, (label, value, unit) in enumerate(rows):
         w = float(value / top) * (width - 150)
         parts.append(f'<text x="0" y="{i * 22 + 14}" font-size="11">{escape(label)}</text>'
                      f'<rect x="140" y="{i * 22 + 3}" width="{w:.1f}" height="14" '
@@ -46,9 +47,9 @@ def public() -> Any:
     for measure, by_product in sorted(ind.volumes.items()):
         rows = []
         for key, value in sorted(by_product.items()):
-            code, _unit = key.rsplit(" (", 1)
-            rows.append((names.get(code, code)[:24], value))
-        charts[measures.get(measure, measure)] = bars(rows, "kg")
+            code, unit = key[:-1].rsplit(" (", 1)
+            rows.append((names.get(code, code)[:22], value, UNIT_SYMBOLS.get(unit, unit)))
+        charts[measures.get(measure, measure)] = bars(rows)
     first_sales = [{**row, "paid": money(int(row["price_per_unit"]), row["currency"]),
                     "minimum": money(row["reference_min"], row["currency"])
                     if row["reference_min"] is not None else None}
