@@ -150,24 +150,32 @@ def verify(context: Context, jsonl: Path | None, vkey: str | None,
 
 
 @click.command("export")
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "eudr-geojson"]), default="jsonl",
-              show_default=True)
-@click.option("--lot", "lot_id", default=None, help="The lot (for eudr-geojson).")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "epcis", "eudr-geojson"]),
+              default="jsonl", show_default=True)
+@click.option("--lot", "lot_id", default=None,
+              help="One lot's history (epcis) or plots (eudr-geojson, required).")
+@click.option("--base-url", envvar="TRILHA_PUBLIC_BASE_URL", default="http://localhost:8000",
+              show_default=True, help="Base of the Trilha URIs in EPCIS documents.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="File to write (default: standard output).")
 @pass_context
-def export(context: Context, fmt: str, lot_id: str | None, output: Path | None) -> None:
-    """Export the ledger as JSON Lines (every entry's canonical bytes, one per line), or a
-    lot's EUDR plots as GeoJSON."""
+def export(context: Context, fmt: str, lot_id: str | None, base_url: str,
+           output: Path | None) -> None:
+    """Export the ledger as JSON Lines (every entry's canonical bytes, one per line), as an
+    EPCIS 2.0 document, or a lot's EUDR plots as GeoJSON."""
     with errors_as_exit():
         ledger = context.ledger()
-        if fmt == "eudr-geojson":
+        if fmt in ("epcis", "eudr-geojson"):
+            from ledger.epcis import export_epcis
             from ledger.eudr import export_eudr_geojson
 
-            if lot_id is None:
+            if fmt == "epcis":
+                document = export_epcis(ledger, lot_id, base_url=base_url)
+            elif lot_id is None:
                 raise ValidationError("--lot: the EUDR export is per lot", field="lot")
-            text = json.dumps(export_eudr_geojson(ledger, lot_id), ensure_ascii=False,
-                              indent=1) + "\n"
+            else:
+                document = export_eudr_geojson(ledger, lot_id)
+            text = json.dumps(document, ensure_ascii=False, indent=1) + "\n"
             if output:
                 output.write_text(text, encoding="utf-8")
             else:
