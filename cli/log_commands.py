@@ -195,18 +195,49 @@ def export(context: Context, fmt: str, lot_id: str | None, base_url: str,
 
 @click.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "epcis"]), default="jsonl",
+              show_default=True)
 @pass_context
-def import_(context: Context, path: Path) -> None:
-    """Import entries exported by another ledger (JSON Lines: verbatim, verified first)."""
+def import_(context: Context, path: Path, fmt: str) -> None:
+    """Import entries exported by another ledger (JSON Lines: verbatim, verified first), or
+    an EPCIS 2.0 document into an empty ledger (its parties' keys go to the keys folder)."""
     with errors_as_exit():
+        ledger = context.ledger()
+        if fmt == "epcis":
+            _import_epcis(context, path)
+            return
         from ledger.wire.entries import load_entry
 
-        ledger = context.ledger()
         with path.open("rb") as lines:
             entries = [load_entry(raw.body) for raw in read_jsonl(lines)]
         count = ledger.replicate(entries)
         context.emit({"imported": count},
                      lambda: click.echo(t("imported {count} entries").format(count=count)))
+
+
+def _import_epcis(context: Context, path: Path) -> None:
+    from cli import keyring
+    from ledger.epcis_import import import_epcis
+    from ledger.keystore import encrypt_private_key
+
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ValidationError(f"{path.name}: not JSON ({exc})", field="file") from exc
+    report = import_epcis(context.ledger(), document)
+    passphrase = keyring.passphrase(confirm=True) if report.signers else b""
+    for actor, signer in report.signers.items():
+        target = keyring.key_path(actor)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(encrypt_private_key(signer.private_key, passphrase))
+        target.chmod(0o600)
+
+    def human() -> None:
+        for problem in report.unmapped:
+            click.echo(f"not imported: {problem}")
+        click.echo(t("imported {count} entries").format(count=report.imported))
+
+    context.emit({"imported": report.imported, "unmapped": report.unmapped}, human)
 
 
 @click.command()

@@ -96,9 +96,12 @@ def _event(step: dict[str, Any], uris: _Uris, quantities: dict[str, tuple[str, s
                           "trilha:harvestStart": step["harvest"]["start"],
                           "trilha:harvestEnd": step["harvest"]["end"],
                           "trilha:season": step["season"],
+                          "trilha:product": step["product"],
                           "trilha:harvesters": step["harvesters"]}}
-        if origin.get("geometry"):
-            event["ilmd"]["trilha:geometry"] = origin["geometry"]
+        for name, key in (("trilha:geometry", "geometry"), ("trilha:plot", "plot"),
+                          ("trilha:areaHa", "area_ha")):
+            if origin.get(key) is not None:
+                event["ilmd"][name] = origin[key]
         return event
     lot = lots[0]
     held = quantities.get(lot)
@@ -154,4 +157,5 @@ def _transformation(step: dict[str, Any], uris: _Uris, quantities: dict[str, tup
              "inputQuantityList": input_list, "outputQuantityList": output_list}
     if kind == "lot.transformed":
         event["trilha:process"] = step["process"]
+        event["trilha:outputProducts"] = [o["product"] for o in step["outputs"]]
     return event

@@ -58,9 +58,9 @@ def step_json(entry: Entry) -> dict[str, Any]:
         case ev.LotDispatched():
             step.update(to=body.to, valuation=valuation_json(body.valuation))
         case ev.LotReceived():
-            step.update(valuation=valuation_json(body.valuation))
+            step.update(dispatch=body.dispatch, valuation=valuation_json(body.valuation))
         case ev.LotRefused():
-            step.update(reason=body.reason)
+            step.update(dispatch=body.dispatch, reason=body.reason)
         case ev.LotSplit():
             step.update(children=[{"lot": c.lot, "quantity": format(c.quantity, "f")}
                                   for c in body.children])

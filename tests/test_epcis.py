@@ -76,3 +76,61 @@ def test_trilha_export_format_epcis(world: object, db_url: str, tmp_path: Path) 
                                       str(out)])
     assert result.exit_code == 0, result.output
     assert errors(json.loads(out.read_text())) == []
+
+
+def _comparable(document: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in event.items() if k != "trilha:entryHash"}
+            for event in document["epcisBody"]["eventList"]]
+
+
+def test_export_import_export_round_trips_everything_that_maps(demo: Ledger,
+                                                               tmp_path: Path) -> None:
+    from ledger.epcis_import import import_epcis
+
+    exported = export_epcis(demo)
+    copy = Ledger.open(f"sqlite:///{tmp_path / 'copy.sqlite'}")
+    report = import_epcis(copy, json.loads(json.dumps(exported)))
+    assert report.unmapped == []
+    assert report.imported == len(exported["epcisBody"]["eventList"])
+    again = export_epcis(copy)
+    assert _comparable(again) == _comparable(exported)
+    assert copy.verify(workers=1).ok
+    copy.close()
+
+
+def test_events_that_do_not_map_are_reported(tmp_path: Path) -> None:
+    from ledger.epcis_import import import_epcis
+
+    document = json.loads((EPCIS.parent.parent.parent / "fixtures" / "gs1" / "epcis"
+                           / "EPCIS-JSON-Schema.json").read_text())  # not a document
+    ledger = Ledger.open(f"sqlite:///{tmp_path / 'x.sqlite'}")
+    assert import_epcis(ledger, document).imported == 0
+    foreign = {"epcisBody": {"eventList": [{
+        "type": "ObjectEvent", "eventTime": "2025-01-01T00:00:00Z", "action": "OBSERVE",
+        "bizStep": "inspecting", "eventID": "urn:uuid:00000000-0000-4000-8000-00000000000a",
+        "trilha:actor": "https://x.example/actors/coop",
+        "quantityList": [{"epcClass": "https://x.example/lots/L-1", "quantity": 1.0}]}]}}
+    report = import_epcis(ledger, foreign)
+    assert report.imported == 0 and "inspecting" in report.unmapped[0]
+    ledger.close()
+
+
+def test_trilha_import_format_epcis(demo: Ledger, tmp_path: Path,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    monkeypatch.setenv("TRILHA_KEYS_DIR", str(tmp_path / "keys"))
+    monkeypatch.setenv("TRILHA_PASSPHRASE", "pw")
+    source = tmp_path / "demo.epcis.json"
+    source.write_text(json.dumps(export_epcis(demo)))
+    copy = f"sqlite:///{tmp_path / 'copy.sqlite'}"
+    result = CliRunner().invoke(cli, ["--db", copy, "--json", "import", "--format", "epcis",
+                                      str(source)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["unmapped"] == []
+    assert (tmp_path / "keys" / "coop-xapuri.pem").exists() is False  # a GLN party
+    assert (tmp_path / "keys" / "gln-9520000000017.pem").exists()
+    again = CliRunner().invoke(cli, ["--db", copy, "import", "--format", "epcis", str(source)])
+    assert again.exit_code == 9  # not an empty ledger
