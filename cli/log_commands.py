@@ -167,15 +167,15 @@ def export(context: Context, fmt: str, lot_id: str | None, base_url: str,
         ledger = context.ledger()
         if fmt in ("epcis", "eudr-geojson"):
             from ledger.epcis import export_epcis
-            from ledger.eudr import export_eudr_geojson
+            from ledger.eudr import eudr_geojson_text, export_eudr_geojson
 
             if fmt == "epcis":
-                document = export_epcis(ledger, lot_id, base_url=base_url)
+                text = json.dumps(export_epcis(ledger, lot_id, base_url=base_url),
+                                  ensure_ascii=False, indent=1) + "\n"
             elif lot_id is None:
                 raise ValidationError("--lot: the EUDR export is per lot", field="lot")
             else:
-                document = export_eudr_geojson(ledger, lot_id)
-            text = json.dumps(document, ensure_ascii=False, indent=1) + "\n"
+                text = eudr_geojson_text(export_eudr_geojson(ledger, lot_id))
             if output:
                 output.write_text(text, encoding="utf-8")
             else:

@@ -9,6 +9,8 @@ plots of 4 ha or less, polygons without holes and rings that do not cross themse
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from ledger.errors import ValidationError
@@ -19,6 +21,23 @@ def _round(value: Any) -> Any:
     if isinstance(value, list):
         return [_round(v) for v in value]
     return round(float(value), 6)
+
+
+_COORD = re.compile(r'"@coord:(-?[0-9.]+)"')
+
+
+def eudr_geojson_text(document: dict[str, Any]) -> str:
+    """The GeoJSON text with every coordinate written with exactly six decimals (JSON
+    numbers would drop trailing zeros, and the regulation asks for six decimal places)."""
+    def mark(value: Any) -> Any:
+        if isinstance(value, list):
+            return [mark(v) for v in value]
+        return f"@coord:{value:.6f}"
+
+    marked = {**document, "features": [
+        {**f, "geometry": {**f["geometry"], "coordinates": mark(f["geometry"]["coordinates"])}}
+        for f in document["features"]]}
+    return _COORD.sub(r"\1", json.dumps(marked, ensure_ascii=False, indent=1)) + "\n"
 
 
 def export_eudr_geojson(ledger: Ledger, lot_id: str) -> dict[str, Any]:

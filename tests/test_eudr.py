@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -68,7 +69,12 @@ def test_the_export_lists_every_plot_behind_a_merged_lot(world: World, db_url: s
     result = CliRunner().invoke(cli, ["--db", db_url, "export", "--format", "eudr-geojson",
                                       "--lot", "RB-M", "-o", str(out)])
     assert result.exit_code == 0, result.output
-    assert json.loads(out.read_text())["features"]
+    text = out.read_text()
+    assert json.loads(text)["features"]
+    # -68.541220 as a JSON number would lose its last zero; the export keeps six decimals
+    assert "-68.541220" in text and "-10.603341" in text
+    coordinates = re.findall(r"^\s+(-?\d+\.\d+),?$", text, re.M)
+    assert coordinates and all(len(c.split(".")[1]) == 6 for c in coordinates)
     world.harvest("BN-1")
     refused = CliRunner().invoke(cli, ["--db", db_url, "export", "--format", "eudr-geojson",
                                        "--lot", "BN-1"])
