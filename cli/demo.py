@@ -8,8 +8,9 @@ import sys
 import click
 
 from cli import keyring
+from cli.accounts import open_accounts
 from cli.context import Context, errors_as_exit, pass_context, t
-from ledger.demo import OPERATOR, build_demo
+from ledger.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, OPERATOR, build_demo, ensure_demo_accounts
 from ledger.domain.note import NoteSigner
 from ledger.keystore import encrypt_private_key
 
@@ -39,11 +40,14 @@ def demo(context: Context, base_url: str) -> None:
             if not path.exists():
                 path.write_bytes(encrypt_private_key(signer.private_key, passphrase))
                 path.chmod(0o600)
+        made = ensure_demo_accounts(open_accounts(context), result.signers)
         vkey = NoteSigner(ledger.origin, result.signers[OPERATOR].private_key).verifier_key()
         (keys / "operator.vkey").write_text(vkey + "\n", encoding="utf-8")
         data = {"built": result.built, "entries": ledger.size(), "database": context.db_url,
                 "keys": str(keys), "operator_verifier_key": vkey, "lots": result.lots,
-                "example": f"{base_url}/lots/BN-K-25-001E"}
+                "example": f"{base_url}/lots/BN-K-25-001E",
+                "accounts": {"created": made, "usernames": [a[0] for a in DEMO_ACCOUNTS],
+                             "password": DEMO_PASSWORD, "login": f"{base_url}/workspace/login"}}
 
         def human() -> None:
             state = t("built") if result.built else t("already present (nothing changed)")
@@ -58,6 +62,9 @@ def demo(context: Context, base_url: str) -> None:
                               ("MQ-PGP-25-01S", t("dried maqui, Los Ríos (CLP)"))):
                 click.echo(f"  {base_url}/lots/{lot:<18} {what}")
             click.echo("  trilha provenance BN-K-25-001E   " + t("the same chain in the terminal"))
+            click.echo(t("workspace: {url} as {users} (password: {password}; demo only)").format(
+                url=f"{base_url}/workspace/login",
+                users=", ".join(a[0] for a in DEMO_ACCOUNTS), password=DEMO_PASSWORD))
             click.echo("  trilha verify                    " + t("re-check the whole ledger"))
 
         context.emit(data, human)

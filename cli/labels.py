@@ -7,32 +7,7 @@ from pathlib import Path
 import click
 
 from cli.context import Context, errors_as_exit, pass_context
-from ledger.domain.measures import UNIT_SYMBOLS
-from ledger.labels import LabelInfo, provenance_url, write_labels
-from ledger.service import Ledger
-
-
-def label_info(ledger: Ledger, lot_id: str, base_url: str, lang: str) -> LabelInfo:
-    """What a label shows, from the lot, its product and the harvests upstream of it."""
-    prov = ledger.provenance(lot_id, with_entries=False)
-    lot = prov.lot
-    product = ledger.store.product(lot.product)
-    upstream = {lot.lot_id} | {parent for parent, _ in prov.upstream}
-    harvests = [s for s in prov.steps
-                if s["kind"] == "lot.harvested" and s["lots"][0] in upstream]
-    communities = sorted({h["origin"]["community"] for h in harvests})
-    territories = sorted({h["origin"]["territory"] for h in harvests})
-    starts = sorted(h["harvest"]["start"] for h in harvests)
-    ends = sorted(h["harvest"]["end"] for h in harvests)
-    community = communities[0] if len(communities) == 1 else \
-        f"{len(communities)} communities: {', '.join(communities[:2])}"
-    dates = "" if not harvests else (starts[0] if starts[0] == ends[-1]
-                                     else f"{starts[0]} – {ends[-1]}")
-    return LabelInfo(
-        lot=lot.lot_id, product_name=product.name(lang) if product else lot.product,
-        quantity=f"{lot.quantity.normalize():f} {UNIT_SYMBOLS.get(lot.unit, lot.unit)}",
-        community=community, territory="; ".join(territories), harvest_date=dates,
-        url=provenance_url(base_url, lot.lot_id, product.gtin if product else None))
+from ledger.labels import label_info, write_labels
 
 
 @click.command()

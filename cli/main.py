@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "cli.audit",  # bundle, verify-bundle, witness
     "cli.report",  # report
     "cli.serve",  # serve
+    "cli.accounts",  # account
 )
 LANGUAGES = ("en", "pt-BR", "es")
 

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from ledger.accounts import Accounts
 from ledger.builders import make_event
 from ledger.catalogue_file import read_catalogue
 from ledger.domain import events as ev
@@ -115,3 +116,30 @@ def _current(signers: dict[str, Signer], steps: list[dict[str, Any]]) -> dict[st
             generation[actor] = generation.get(actor, 1) + 1
             current[actor] = demo_signer(actor, generation[actor])
     return current
+
+
+# Workspace accounts of the demo (password for all: DEMO_PASSWORD; demo only).
+DEMO_PASSWORD = "trilha-demo"
+DEMO_ACCOUNTS: tuple[tuple[str, str, str | None], ...] = (
+    # username, role, actor
+    ("cachoeira", "member", "assoc-cachoeira"),
+    ("xapuri", "member", "coop-xapuri"),
+    ("usina", "trader", "usina-brasileia"),
+    ("nordic", "buyer", "nordic-nuts"),
+    ("auditor", "auditor", None),
+    ("operator", "operator", OPERATOR),
+)
+
+
+def ensure_demo_accounts(accounts: Accounts, signers: dict[str, Signer]) -> list[str]:
+    """Create the demo's accounts, each holding its actor's current key (idempotent)."""
+    made = []
+    existing = {a.username for a in accounts.all()}
+    for username, role, actor in DEMO_ACCOUNTS:
+        if username in existing:
+            continue
+        name = next((a["name"] for a in load_demo()["actors"] if a["id"] == actor), username)
+        accounts.create(username, DEMO_PASSWORD, role, display_name=name, actor_id=actor,
+                        private_key=signers[actor].private_key if actor else None)
+        made.append(username)
+    return made

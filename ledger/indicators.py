@@ -220,7 +220,8 @@ def _first_sale(lot: str, trace: LotTrace, sale: Mapping[str, Any],
     product = products.get(trace.product)
     reference = product.reference_min_price if product else None
     per_unit = Decimal(price["amount"]) / trace.quantity
-    row: dict[str, Any] = {"lot": lot, "seq": sale["seq"], "currency": price["currency"],
+    row: dict[str, Any] = {"lot": lot, "seq": sale["seq"], "at": sale["at"],
+                           "product": trace.product, "currency": price["currency"],
                            "price_per_unit": per_unit.quantize(Decimal("0.01")),
                            "reference_min": None, "premium_per_unit": None,
                            "premium_total": None}

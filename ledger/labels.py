@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import quote
 
 import qrcode
@@ -22,6 +23,8 @@ from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen import canvas
 
 from ledger.domain.gs1 import check_lot, digital_link_uri
+from ledger.domain.measures import UNIT_SYMBOLS
+from ledger.service import Ledger
 
 PAPERS = {"A4": A4, "Letter": LETTER}
 COLUMNS, ROWS = 2, 4  # eight labels a sheet, about 95 x 65 mm each on A4
@@ -68,9 +71,12 @@ def write_svg(info: LabelInfo, path: Path) -> Path:
     return path
 
 
-def write_sheet_pdf(infos: Sequence[LabelInfo], path: Path, paper: str = "A4") -> Path:
+def write_sheet_pdf(infos: Sequence[LabelInfo], path: Path | BinaryIO,
+                    paper: str = "A4") -> Path | BinaryIO:
+    """The printable sheet, to a file path or a binary stream (the web download)."""
     width, height = PAPERS[paper]
-    pdf = canvas.Canvas(str(path), pagesize=(width, height))
+    pdf = canvas.Canvas(str(path) if isinstance(path, Path) else path,
+                        pagesize=(width, height))
     pdf.setTitle("Trilha lot labels")
     cell_w = (width - 2 * MARGIN) / COLUMNS
     cell_h = (height - 2 * MARGIN) / ROWS
@@ -136,5 +142,30 @@ def write_labels(infos: Sequence[LabelInfo], out_dir: Path, paper: str = "A4") -
     for info in infos:
         written.append(write_png(info, out_dir / f"{safe_name(info.lot)}.png"))
         written.append(write_svg(info, out_dir / f"{safe_name(info.lot)}.svg"))
-    written.append(write_sheet_pdf(infos, out_dir / "labels.pdf", paper))
+    sheet = out_dir / "labels.pdf"
+    write_sheet_pdf(infos, sheet, paper)
+    written.append(sheet)
     return written
+
+
+def label_info(ledger: Ledger, lot_id: str, base_url: str, lang: str) -> LabelInfo:
+    """What a label shows, from the lot, its product and the harvests upstream of it."""
+    prov = ledger.provenance(lot_id, with_entries=False)
+    lot = prov.lot
+    product = ledger.store.product(lot.product)
+    upstream = {lot.lot_id} | {parent for parent, _ in prov.upstream}
+    harvests = [s for s in prov.steps
+                if s["kind"] == "lot.harvested" and s["lots"][0] in upstream]
+    communities = sorted({h["origin"]["community"] for h in harvests})
+    territories = sorted({h["origin"]["territory"] for h in harvests})
+    starts = sorted(h["harvest"]["start"] for h in harvests)
+    ends = sorted(h["harvest"]["end"] for h in harvests)
+    community = communities[0] if len(communities) == 1 else \
+        f"{len(communities)} communities: {', '.join(communities[:2])}"
+    dates = "" if not harvests else (starts[0] if starts[0] == ends[-1]
+                                     else f"{starts[0]} – {ends[-1]}")
+    return LabelInfo(
+        lot=lot.lot_id, product_name=product.name(lang) if product else lot.product,
+        quantity=f"{lot.quantity.normalize():f} {UNIT_SYMBOLS.get(lot.unit, lot.unit)}",
+        community=community, territory="; ".join(territories), harvest_date=dates,
+        url=provenance_url(base_url, lot.lot_id, product.gtin if product else None))

@@ -24,11 +24,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     load_config(app, test_config)
     init_i18n(app)
     init_security(app)
-    from web import errors, services
+    from web import auth, errors, services
 
     services.init_app(app)
     errors.init_app(app)
+    auth.init_auth(app)
     for name in BLUEPRINT_MODULES:
         module = importlib.import_module(name)
         app.register_blueprint(module.bp)
+    auth.finish_auth(app)
     return app

@@ -13,9 +13,10 @@ from typing import Any
 
 from flask import Flask
 
+from ledger.accounts import DEFAULT_LOG2_N, DEVELOPMENT_KEY_PASSPHRASE
 from ledger.errors import ConfigurationError
 
-REQUIRED_IN_PRODUCTION = ("SECRET_KEY", "DATABASE_URL")
+REQUIRED_IN_PRODUCTION = ("SECRET_KEY", "DATABASE_URL", "KEY_PASSPHRASE")
 
 
 def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
@@ -27,6 +28,13 @@ def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
         LOG_ORIGIN=os.environ.get("TRILHA_LOG_ORIGIN", "trilha.local/log"),
         OPERATOR_VKEY=os.environ.get("TRILHA_OPERATOR_VKEY"),
         WITNESS_VKEYS=[v for v in os.environ.get("TRILHA_WITNESS_VKEYS", "").split(",") if v],
+        # Opens the signing keys the server holds for workspace members (encrypted PKCS#8).
+        KEY_PASSPHRASE=os.environ.get("TRILHA_KEY_PASSPHRASE"),
+        PASSWORD_LOG2_N=int(os.environ.get("TRILHA_PASSWORD_LOG2_N", DEFAULT_LOG2_N)),
+        LOGIN_RATE_LIMIT=os.environ.get("TRILHA_LOGIN_RATE_LIMIT", "10 per minute"),
+        # memory:// counts per worker process; give every gunicorn worker one shared
+        # store in production, e.g. redis://127.0.0.1:6379.
+        RATELIMIT_STORAGE_URI=os.environ.get("TRILHA_RATELIMIT_STORAGE_URI", "memory://"),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         MAX_CONTENT_LENGTH=8 * 1024 * 1024,
@@ -45,6 +53,8 @@ def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
             raise ConfigurationError(
                 "production mode needs " + ", ".join(f"TRILHA_{name}" for name in missing)
                 + " to be set; refusing to start")
+    if not app.config.get("KEY_PASSPHRASE"):
+        app.config["KEY_PASSPHRASE"] = DEVELOPMENT_KEY_PASSPHRASE
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = secrets.token_hex(32)
     if not app.config.get("DATABASE_URL"):

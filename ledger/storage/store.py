@@ -390,6 +390,15 @@ class Store:
                 yield json.loads(row.step)
             position = int(rows[-1].seq) + 1
 
+    def recent_steps(self, actor_id: str, limit: int = 20) -> list[dict[str, Any]]:
+        """The latest timeline steps signed by ``actor_id``, newest first."""
+        recent = (select(t.entries.c.seq).where(t.entries.c.actor_id == actor_id)
+                  .order_by(t.entries.c.seq.desc()).limit(limit).subquery())
+        query = (select(t.entry_steps.c.step).join(recent, recent.c.seq == t.entry_steps.c.seq)
+                 .order_by(t.entry_steps.c.seq.desc()))
+        with self.engine.connect() as connection:
+            return [json.loads(row.step) for row in connection.execute(query)]
+
     def provenance_steps(self, lot_id: str) -> list[dict[str, Any]]:
         """The ready timeline steps of every lot linked to ``lot_id``, in log order."""
         with self.engine.connect() as connection:

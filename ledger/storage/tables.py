@@ -6,6 +6,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    ForeignKey,
     Index,
     Integer,
     LargeBinary,
@@ -129,3 +130,30 @@ entry_steps = Table(
 )
 
 APPEND_ONLY_TABLES = ("entries", "merkle_nodes", "checkpoints")
+
+
+# Accounts of the workspace and the API. Not part of the log and not derived from it:
+# mutable operational data (a password changes, a token is revoked).
+accounts = Table(
+    "accounts", metadata,
+    Column("account_id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("display_name", Text, nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("actor_id", String(64)),  # the ledger actor this account acts for
+    Column("password_hash", Text, nullable=False),
+    Column("key_pem", LargeBinary),  # the actor's signing key, encrypted PKCS#8
+    Column("created_at", String(32), nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+)
+
+api_tokens = Table(
+    "api_tokens", metadata,
+    Column("token_id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", Integer, ForeignKey("accounts.account_id"), nullable=False,
+           index=True),
+    Column("token_hash", String(64), nullable=False, unique=True),  # sha256 of the token
+    Column("label", Text, nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("revoked_at", String(32)),
+)

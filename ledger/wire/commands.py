@@ -24,7 +24,8 @@ _SHARE_TEXT = re.compile(r"^(?P<party>[^:]+):(?P<role>[a-z_]+):(?P<percent>[0-9.
 
 def _split_list(value: Any) -> Any:
     if isinstance(value, str):
-        return [item.strip() for item in value.replace(";", ",").split(",") if item.strip()]
+        # commas on a command line, semicolons in spreadsheets, lines in a web form
+        return [item.strip() for item in re.split(r"[,;\n]", value) if item.strip()]
     return value
 
 

@@ -19,6 +19,12 @@ from ledger.wire.events import dump_signed_event
 from tests.builders import World
 
 
+@pytest.fixture(autouse=True)
+def _operator_token(client: FlaskClient, tokens: dict[str, str]) -> None:
+    # The operator may relay anyone's signed events: these tests are about the core's rules.
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {tokens['operator']}"
+
+
 def adjustment(world: World, note: str = "rats") -> ev.SignedEvent:
     return world.sign("assoc-cachoeira", ev.LotAdjusted(ev.LotId("BN-1"), Decimal("-1"),
                                                         ev.AdjustmentReason.LOSS, note))
@@ -81,6 +87,7 @@ def test_checkpoint_and_proofs(world: World, client: FlaskClient) -> None:
 
 
 def test_offline_outbox_synced_twice_never_duplicates(world: World, live_server: str,
+                                                      tokens: dict[str, str],
                                                       tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     world.harvest("BN-1")
@@ -104,21 +111,21 @@ def test_offline_outbox_synced_twice_never_duplicates(world: World, live_server:
         assert result.exit_code == 0, result.output
     world.clock.now = datetime.now(UTC)  # the server's clock: after the laptop signed
     before = world.ledger.size()
-    synced = runner.invoke(cli, ["--json", "sync", "--to", live_server, "--outbox", str(outbox)])
+    synced = runner.invoke(cli, ["--json", "sync", "--to", live_server, "--token", tokens["member"], "--outbox", str(outbox)])
     assert synced.exit_code == 0, synced.output
     assert [o["status"] for o in json.loads(synced.stdout)] == ["accepted", "accepted"]
     assert world.ledger.size() == before + 2
     # A second sync (or a retry after a dropped connection) sends nothing twice.
     for sent in (outbox / "sent").glob("*.json"):
         (outbox / sent.name).write_bytes(sent.read_bytes())
-    again = runner.invoke(cli, ["--json", "sync", "--to", live_server, "--outbox", str(outbox)])
+    again = runner.invoke(cli, ["--json", "sync", "--to", live_server, "--token", tokens["member"], "--outbox", str(outbox)])
     assert [o["status"] for o in json.loads(again.stdout)] == ["already", "already"]
     assert world.ledger.size() == before + 2
     assert world.ledger.lot("BN-1").quantity == Decimal("97")
 
 
 def test_an_event_refused_by_the_server_goes_to_rejected_with_its_reason(
-        world: World, live_server: str, tmp_path: Path) -> None:
+        world: World, live_server: str, tmp_path: Path, tokens: dict[str, str]) -> None:
     world.harvest("BN-1")
     outbox = tmp_path / "outbox"
     outbox.mkdir()
@@ -126,7 +133,7 @@ def test_an_event_refused_by_the_server_goes_to_rejected_with_its_reason(
                                                          ev.AdjustmentReason.LOSS, "late"))
     (outbox / f"{stale.event.id}.json").write_text(json.dumps(dump_signed_event(stale)))
     world.transfer("BN-1", "assoc-cachoeira", "coop")  # meanwhile the lot changed hands
-    result = CliRunner().invoke(cli, ["--json", "sync", "--to", live_server, "--outbox",
+    result = CliRunner().invoke(cli, ["--json", "sync", "--to", live_server, "--token", tokens["member"], "--outbox",
                                       str(outbox)])
     outcome = json.loads(result.stdout)[0]
     assert outcome["status"] == "rejected" and "custodian" in outcome["detail"]

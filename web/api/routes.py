@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from flask import Response, current_app, jsonify, request
+from flask import Response, abort, current_app, g, jsonify, request, url_for
 
+from ledger.accounts import Account
 from ledger.domain.encoding import digests_equal
+from ledger.domain.state import LotRecord
 from ledger.errors import ConfigurationError, Conflict, NotFound, ReplayError, ValidationError
+from ledger.operations import perform
 from ledger.provenance_view import provenance_json
 from ledger.wire.events import load_signed_event
 from web.api import bp
+from web.auth import api_requires, get_accounts
 from web.services import get_ledger
+
+MAX_PAGE = 500
 
 
 def _int_arg(name: str, default: int | None = None) -> int:
@@ -35,15 +42,171 @@ def openapi() -> Response:
     return jsonify(build_openapi(version("trilha")))
 
 
-@bp.post("/events")
-def submit_event() -> tuple[Response, int]:
-    """A signed event from a client (the CLI outbox). Repeating one is harmless."""
+def _json_body(what: str) -> dict[str, Any]:
     document = request.get_json(silent=True)
     if not isinstance(document, dict):
-        raise ValidationError("body: expected a JSON object {event, signatures}",
-                              field="body")
+        raise ValidationError(f"body: expected a JSON object {what}", field="body")
+    return document
+
+
+def _page() -> tuple[int, int]:
+    limit = _int_arg("limit", 100)
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValidationError(f"limit: expected 1 to {MAX_PAGE}, got {limit}", field="limit")
+    return limit, _int_arg("offset", 0)
+
+
+def _page_json(items: list[Any], limit: int, offset: int, endpoint: str,
+               **args: Any) -> Response:
+    following = None
+    if len(items) == limit:
+        following = url_for(endpoint, limit=limit, offset=offset + limit, **args)
+    return jsonify({"items": items, "limit": limit, "offset": offset, "next": following})
+
+
+def _lot_json(record: LotRecord) -> dict[str, Any]:
+    return {"lot": record.lot_id, "product": record.product,
+            "quantity": format(record.quantity, "f"), "unit": record.unit,
+            "custodian": record.custodian, "status": record.status.value,
+            "season": record.season,
+            "pending_to": record.pending.to if record.pending else None}
+
+
+def _account_json(account: Account) -> dict[str, Any]:
+    return {"username": account.username, "display_name": account.display_name,
+            "role": account.role.value, "actor": account.actor_id,
+            "server_held_key": account.has_key}
+
+
+@bp.post("/tokens")
+def issue_token() -> tuple[Response, int]:
+    """Exchange a username and password for a bearer token (rate limited)."""
+    body = _json_body("{username, password, label}")
+    username, password = body.get("username"), body.get("password")
+    if not isinstance(username, str) or not isinstance(password, str):
+        raise ValidationError("username, password: expected two strings",
+                              field="username" if not isinstance(username, str)
+                              else "password")
+    account = get_accounts().authenticate(username, password)
+    if account is None:
+        abort(401, description="credentials: wrong username or password")
+    label = body.get("label") if isinstance(body.get("label"), str) else "api"
+    token = get_accounts().issue_token(account, str(label))
+    return jsonify({"token": token, "account": _account_json(account)}), 201
+
+
+@bp.delete("/tokens/current")
+@api_requires("read_private")
+def revoke_current_token() -> tuple[str, int]:
+    token = request.headers["Authorization"].partition(" ")[2].strip()
+    get_accounts().revoke_token(token)
+    return "", 204
+
+
+@bp.get("/me")
+@api_requires("read_private")
+def me() -> Response:
+    return jsonify(_account_json(g.account))
+
+
+@bp.get("/accounts")
+@api_requires("manage_accounts")
+def list_accounts() -> Response:
+    return jsonify({"items": [_account_json(a) for a in get_accounts().all()]})
+
+
+@bp.post("/accounts")
+@api_requires("manage_accounts")
+def create_account() -> tuple[Response, int]:
+    body = _json_body("{username, password, role, actor, display_name}")
+    def text(name: str, required: bool) -> str | None:
+        value = body.get(name)
+        if value is None and not required:
+            return None
+        if not isinstance(value, str):
+            raise ValidationError(f"{name}: {'required, ' if required else 'expected '}"
+                                  "a string", field=name)
+        return value
+
+    account = get_accounts().create(str(text("username", True)), str(text("password", True)),
+                                    str(text("role", True)), actor_id=text("actor", False),
+                                    display_name=text("display_name", False))
+    return jsonify(_account_json(account)), 201
+
+
+@bp.post("/operations/<kind>")
+@api_requires("read_private")
+def record_operation(kind: str) -> tuple[Response, int]:
+    """An unsigned request in the input form of ``kind``; the server signs it with the
+    account's server-held key (the same path as the workspace forms)."""
+    from ledger.accounts import RECORD_KINDS
+
+    if kind not in RECORD_KINDS:
+        raise NotFound(f"kind: expected one of {', '.join(RECORD_KINDS)}, got {kind!r:.40}",
+                       field="kind")
+    if not g.account.can(f"record:{kind}"):
+        abort(403, description=f"role: a {g.account.role} account may not record {kind}")
+    body = _json_body("in the input form of " + kind)
+    entry = perform(get_ledger(), kind, body, g.account.actor_id,
+                    get_accounts().signer(g.account))
+    return jsonify(_entry_json(entry.seq, entry.hash)), 201
+
+
+@bp.get("/lots")
+@api_requires("read_private")
+def list_lots() -> Response:
+    limit, offset = _page()
+    filters = {k: request.args.get(k) or None
+               for k in ("custodian", "product", "status", "season", "pending_to")}
+    lots = get_ledger().store.lots(limit=limit, offset=offset, **filters)
+    return _page_json([_lot_json(lot) for lot in lots], limit, offset, "api.list_lots",
+                      **{k: v for k, v in filters.items() if v})
+
+
+@bp.get("/pending")
+@api_requires("record:receive")
+def pending() -> Response:
+    """Deliveries dispatched to the token's actor, waiting for its receipt."""
+    limit, offset = _page()
+    lots = get_ledger().store.lots(pending_to=g.account.actor_id, limit=limit, offset=offset)
+    return _page_json([_lot_json(lot) for lot in lots], limit, offset, "api.pending")
+
+
+@bp.get("/entries")
+def list_entries() -> Response:
+    """The log itself, in sequence order: anyone may read and re-verify it."""
+    limit = _page()[0]
+    start = _int_arg("from", 0)
+    items = [json.loads(stored.body) for stored in
+             get_ledger().store.iter_entries(start, start + limit, batch=limit)]
+    following = f"{url_for('api.list_entries')}?from={start + limit}&limit={limit}" \
+        if len(items) == limit else None
+    return jsonify({"items": items, "from": start, "limit": limit, "next": following})
+
+
+@bp.post("/checkpoints")
+@api_requires("sign_checkpoint")
+def sign_checkpoint() -> tuple[Response, int]:
+    """The operator signs a checkpoint of the current tree with its server-held key."""
+    from ledger.domain.note import NoteSigner
+
+    ledger = get_ledger()
+    signer = get_accounts().signer(g.account)
+    note = ledger.sign_checkpoint(NoteSigner(ledger.origin, signer.private_key))
+    return current_app.response_class(note, status=201,
+                                      mimetype="text/plain; charset=utf-8"), 201
+
+
+@bp.post("/events")
+@api_requires("submit_signed")
+def submit_event() -> tuple[Response, int]:
+    """A signed event from a client (the CLI outbox). Repeating one is harmless."""
+    document = _json_body("{event, signatures}")
     ledger = get_ledger()
     signed = load_signed_event(document)
+    if g.account.role.value != "operator" and signed.event.actor != g.account.actor_id:
+        abort(403, description=f"event.actor: a token of {g.account.actor_id} may submit "
+              f"only its own events, got {signed.event.actor}")
     try:
         entry = ledger.append(signed)
     except ReplayError:
@@ -78,10 +241,7 @@ def lot_bundle(lot_id: str) -> Response:
 
 @bp.get("/lots/<path:lot_id>")
 def lot(lot_id: str) -> Response:
-    record = get_ledger().lot(lot_id)
-    return jsonify({"lot": record.lot_id, "product": record.product,
-                    "quantity": format(record.quantity, "f"), "unit": record.unit,
-                    "custodian": record.custodian, "status": record.status.value})
+    return jsonify(_lot_json(get_ledger().lot(lot_id)))
 
 
 @bp.get("/entries/<int:seq>")

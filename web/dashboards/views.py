@@ -1,7 +1,12 @@
-"""The public indicators page: figures from ``ledger.indicators``, charts as inline SVG."""
+"""The indicators pages: figures from ``ledger.indicators``, charts as inline SVG.
+
+The public page aggregates the whole chain; the workspace shows a member organisation its
+own lots with the same figures (:func:`dashboard_context` serves both).
+"""
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -11,7 +16,8 @@ from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
 from ledger.domain.measures import UNIT_SYMBOLS
-from ledger.indicators import Filters, indicators_for
+from ledger.indicators import Filters, Indicators, indicators_for
+from ledger.service import Ledger
 from web.dashboards import bp
 from web.public.views import money
 from web.services import get_ledger
@@ -32,11 +38,45 @@ def bars(rows: list[tuple[str, Decimal, str]], width: int = 320) -> Markup:
                   f'{"".join(parts)}</svg>')
 
 
-@bp.get("/")
-def public() -> Any:
-    season = request.args.get("season") or None
-    ledger = get_ledger()
-    ind = indicators_for(ledger, Filters(season=season))
+def price_over_time(rows: list[dict[str, Any]], width: int = 360, height: int = 180) -> Markup:
+    """First-sale price as a percentage of the reference minimum, one dot per sale, over
+    time; the 100 % line is the minimum. Each dot links to the sale's entry."""
+    points = [(date.fromisoformat(r["at"][:10]), r) for r in rows
+              if r.get("reference_min") and r.get("at")]
+    if not points:
+        return Markup("")
+    ratios = [float(Decimal(r["price_per_unit"]) / r["reference_min"] * 100) for _, r in points]
+    low, high = min([*ratios, 80.0]), max([*ratios, 120.0])
+    first = min(d for d, _ in points).toordinal()
+    span = max(max(d for d, _ in points).toordinal() - first, 1)
+    left, right, top, bottom = 44, 10, 10, 26
+
+    def x(day: date) -> float:
+        return left + (day.toordinal() - first) / span * (width - left - right)
+
+    def y(value: float) -> float:
+        return top + (high - value) / (high - low) * (height - top - bottom)
+
+    parts = [f'<line x1="{left}" x2="{width - right}" y1="{y(100):.1f}" y2="{y(100):.1f}" '
+             f'stroke="#990000" stroke-dasharray="4 3"/>',
+             f'<text x="2" y="{y(100) + 4:.1f}" font-size="10">100 %</text>',
+             f'<text x="2" y="{y(high) + 8:.1f}" font-size="10">{high:.0f} %</text>',
+             f'<text x="2" y="{y(low):.1f}" font-size="10">{low:.0f} %</text>']
+    days = sorted({d for d, _ in points})
+    for day in (days[0], days[-1]):
+        parts.append(f'<text x="{x(day):.1f}" y="{height - 6}" font-size="10" '
+                     f'text-anchor="middle">{day.isoformat()}</text>')
+    for (day, row), ratio in zip(points, ratios, strict=True):
+        colour = "#2f6b3a" if ratio >= 100 else "#990000"
+        parts.append(f'<a href="/api/v1/entries/{int(row["seq"])}"><circle cx="{x(day):.1f}" '
+                     f'cy="{y(ratio):.1f}" r="5" fill="{colour}"><title>'
+                     f'{escape(row["lot"])}: {ratio:.0f} %</title></circle></a>')
+    label = escape(_("First-sale price as a percentage of the minimum price, over time"))
+    return Markup(f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
+                  f'aria-label="{label}">{"".join(parts)}</svg>')
+
+
+def dashboard_context(ind: Indicators, ledger: Ledger) -> dict[str, Any]:
     names = {p.code: p.name(str(get_locale()).replace("_", "-"))
              for p in ledger.store.products()}
     measures = {"harvested": _("Volume harvested"),
@@ -54,5 +94,13 @@ def public() -> Any:
                     "minimum": money(row["reference_min"], row["currency"])
                     if row["reference_min"] is not None else None}
                    for row in ind.first_sales]
-    return render_template("dashboards/public.html", ind=ind, charts=charts,
-                           first_sales=first_sales, season=season)
+    return {"ind": ind, "charts": charts, "first_sales": first_sales,
+            "price_chart": price_over_time(ind.first_sales)}
+
+
+@bp.get("/")
+def public() -> Any:
+    season = request.args.get("season") or None
+    ledger = get_ledger()
+    context = dashboard_context(indicators_for(ledger, Filters(season=season)), ledger)
+    return render_template("dashboards/public.html", season=season, **context)

@@ -15,12 +15,17 @@ down_revision = None
 APPEND_ONLY = ("entries", "merkle_nodes", "checkpoints")
 
 
+INITIAL_TABLES = ("entries", "merkle_nodes", "log_head", "checkpoints", "cosignatures",
+                  "actors", "keys", "products", "lots", "lot_links", "lot_events",
+                  "entry_steps")
+
+
 def _tables() -> list[sa.Table]:
-    # The first revision creates the schema exactly as tables.py declared it when this
-    # revision was written; later revisions must spell out their own changes.
+    # The first revision creates these tables as tables.py declares them (they have not
+    # changed since); later revisions spell out their own changes.
     from ledger.storage.tables import metadata
 
-    return list(metadata.sorted_tables)
+    return [t for t in metadata.sorted_tables if t.name in INITIAL_TABLES]
 
 
 def upgrade() -> None:
