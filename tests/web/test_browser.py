@@ -81,3 +81,99 @@ def test_the_page_verifies_the_bundle_on_this_device_and_catches_tampering(
         box.locator("xpath=self::*[contains(@class, 'device-failed')]").wait_for(timeout=15000)
         assert "could NOT verify" in box.inner_text()
         browser.close()
+
+
+def test_a_clerk_logs_a_harvest_prints_its_label_and_the_qr_opens_a_verified_page(
+        world: object, app: object, live_server: str) -> None:
+    """The whole path of a lot: the form, the label PDF, the QR a phone scans, the page."""
+    import pypdfium2
+    import zxingcpp
+    from playwright.sync_api import sync_playwright
+
+    from ledger.domain.note import NoteSigner
+    from ledger.keystore import generate_private_key
+    from tests.web.conftest import PASSWORD
+    from tests.web.test_workspace import HARVEST
+
+    app.config["PUBLIC_BASE_URL"] = live_server  # type: ignore[attr-defined]
+    ledger = world.ledger  # type: ignore[attr-defined]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        context = browser.new_context(viewport={"width": 390, "height": 844},
+                                      extra_http_headers={"Accept-Language": "pt-BR"},
+                                      accept_downloads=True)
+        page = context.new_page()
+        page.goto(f"{live_server}/workspace/login")
+        page.screenshot(path=str(ARTIFACTS / "login-phone.png"))
+        page.fill("#username", "member")
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        page.goto(f"{live_server}/workspace/record/harvest")
+        for name, value in HARVEST.items():
+            if name in ("product", "currency"):
+                page.select_option(f"#f-{name}", value)
+            elif value:
+                page.fill(f"#f-{name}", value)
+        page.fill("#f-shares", "hv-a:harvesters:85\nfund-a:community_fund:5")
+        page.click("form.stack button[type=submit]")
+        error = page.locator("#e-shares")
+        assert "100%" in error.inner_text()
+        page.screenshot(path=str(ARTIFACTS / "harvest-form-error-phone.png"), full_page=True)
+        page.fill("#f-shares", HARVEST["shares"])
+        page.click("form.stack button[type=submit]")
+        page.wait_for_url(f"{live_server}/workspace/")
+        assert "BN-WEB-001" in page.content()
+        page.screenshot(path=str(ARTIFACTS / "workspace-home-phone.png"), full_page=True)
+        ledger.sign_checkpoint(NoteSigner(ledger.origin, generate_private_key()))
+
+        page.goto(f"{live_server}/workspace/labels")
+        page.check("input[value='BN-WEB-001']")
+        with page.expect_download() as download_info:
+            page.click("form.stack button[type=submit]")
+        pdf_path = download_info.value.path()
+        image = pypdfium2.PdfDocument(str(pdf_path))[0].render(scale=3).to_pil()
+        urls = [result.text for result in zxingcpp.read_barcodes(image)]
+        assert len(urls) == 1 and urls[0].startswith(live_server)
+
+        phone = context.new_page()  # the buyer's phone, scanning the sack
+        phone.goto(urls[0])
+        assert phone.locator("#badge").inner_text().strip().startswith("✔")
+        assert "Seringal Cachoeira" in phone.content()
+        assert phone.locator("svg.bar").first.is_visible()
+        phone.screenshot(path=str(ARTIFACTS / "scanned-label-phone.png"), full_page=True)
+        browser.close()
+
+
+def test_screenshots_of_the_console_and_the_receipts(world: object, live_server: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from tests.web.conftest import PASSWORD
+
+    chain(world)  # type: ignore[arg-type]
+    world.harvest("BN-0009")  # type: ignore[attr-defined]
+    world.dispatch("BN-0009", "coop", by="assoc-cachoeira")  # type: ignore[attr-defined]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        for user, pages in (("coop", ("/workspace/receipts", "/workspace/indicators")),
+                            ("auditor", ("/auditor/", "/auditor/checkpoints"))):
+            context = browser.new_context(viewport={"width": 390, "height": 844},
+                                          extra_http_headers={"Accept-Language": "es"})
+            page = context.new_page()
+            page.goto(f"{live_server}/workspace/login")
+            page.fill("#username", user)
+            page.fill("#password", PASSWORD)
+            page.click("form.stack button[type=submit]")
+            for path in pages:
+                page.goto(live_server + path)
+                assert page.locator("h1").is_visible()
+                name = path.strip("/").replace("/", "-") + "-phone.png"
+                page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+            if user == "auditor":
+                page.goto(f"{live_server}/auditor/")
+                page.click("form.stack button[type=submit]")
+                page.wait_for_selector(".badge-verified", timeout=20000)
+                page.screenshot(path=str(ARTIFACTS / "auditor-run-phone.png"), full_page=True)
+            context.close()
+        browser.close()

@@ -96,8 +96,23 @@ TITLES: dict[str, Any] = {
 }
 
 
-def error_field(name: str) -> str:
-    """The form field a core error path belongs to: ``shares[1].percent`` -> ``shares``."""
+# Paths of the signed event (rules checked after the form became an event) -> form fields.
+EVENT_PATHS = {
+    "harvest.start": "harvest_start", "harvest.end": "harvest_end",
+    "valuation.price": "price", "valuation.split": "shares", "valuation": "shares",
+    "origin.geometry": "geometry", "origin.area_ha": "area_ha", "origin.plot": "plot",
+    "origin.community": "community", "origin.territory": "territory",
+    "origin.country": "country", "portions": "children", "change": "loss",
+}
+
+
+def error_field(path: str) -> str:
+    """The form field a core error path belongs to: ``shares[1].percent`` -> ``shares``,
+    ``body.harvest.end`` -> ``harvest_end``."""
+    path = path.removeprefix("body.")
+    for prefix, name in EVENT_PATHS.items():
+        if path == prefix or path.startswith(prefix + ".") or path.startswith(prefix + "["):
+            return name
     for separator in "[.":
-        name = name.split(separator, 1)[0]
-    return name
+        path = path.split(separator, 1)[0]
+    return path

@@ -112,7 +112,7 @@ def errors_by_field(error: LedgerError, fields: set[str]) -> dict[str, list[str]
         name = error_field(path) if path else ""
         key = name if name in fields else ""
         out.setdefault(key, []).extend(
-            m if key or not path else f"{path}: {m}" for m in messages)
+            m if key or not path or m.startswith(path) else f"{path}: {m}" for m in messages)
     if isinstance(error, RuleViolation) and "" not in out and error.field not in fields:
         out[""] = [error.message]
     return out
