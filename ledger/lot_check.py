@@ -3,21 +3,29 @@
 Each entry behind the lot is re-checked from its stored bytes (hash, canonical form,
 signatures), its link to the entry before it, and its inclusion in the latest signed
 checkpoint, whose note signature is checked against the operator's key when known.
+
+Every request reads and hashes the stored bytes again. What follows from those exact
+bytes (the signatures verify, the entry names this previous hash) and what follows from
+exact hashes (this leaf is in the tree of this size and root) are facts that cannot
+change, so they are remembered per process, keyed by the digests they depend on: a
+changed byte misses the memo and is checked, and caught, from scratch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any, cast
 
 from ledger.domain.encoding import digests_equal, entry_hash_of_bytes
-from ledger.domain.merkle import leaf_hash, verify_inclusion
+from ledger.domain.merkle import inclusion_proofs, leaf_hash, verify_inclusion
 from ledger.domain.note import Checkpoint, NoteVerifier, open_note
 from ledger.domain.rules import check_signature_crypto
 from ledger.errors import LedgerError
 from ledger.service import Ledger
-from ledger.storage.store import StoredEntry
 from ledger.wire.entries import load_entry
 
 
@@ -36,31 +44,66 @@ class LotCheck:
     problems: tuple[str, ...] = field(default=())
 
 
+class _Memo:
+    """A bounded memo of pure results (oldest forgotten first)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.items: OrderedDict[Hashable, Any] = OrderedDict()
+        self.lock = threading.Lock()  # web servers call from many threads
+
+    def get(self, key: Hashable) -> Any:
+        return self.items.get(key)
+
+    def put(self, key: Hashable, value: Any) -> None:
+        with self.lock:
+            self.items[key] = value
+            if len(self.items) > self.limit:
+                self.items.popitem(last=False)
+
+
+# entry digest -> (previous entry hash it names, problem or None)
+_ENTRY_FACTS = _Memo(500_000)
+# (seq, leaf hash, tree size, root hash) of inclusions already proven
+_INCLUDED = _Memo(500_000)
+
+
+def _entry_facts(seq: int, body: bytes, digest: bytes) -> tuple[bytes | None, str | None]:
+    known = _ENTRY_FACTS.get(digest)
+    if known is not None:
+        return cast(tuple[bytes | None, str | None], known)
+    try:
+        entry = load_entry(body)
+        check_signature_crypto(entry.signed)
+        facts: tuple[bytes | None, str | None] = (entry.prev, None)
+    except LedgerError as exc:
+        facts = (None, f"entry {seq}: {exc.message}")
+    _ENTRY_FACTS.put(digest, facts)
+    return facts
+
+
 def check_lot_history(ledger: Ledger, seqs: Sequence[int],
                       operator_vkey: str | None = None) -> LotCheck:
     problems: list[str] = []
     wanted = sorted(set(seqs))
     neighbours = {seq - 1 for seq in wanted if seq > 0} - set(wanted)
     stored = {s.seq: s for s in ledger.store.entries_by_seq([*wanted, *neighbours])}
+    digests = {seq: entry_hash_of_bytes(row.body) for seq, row in stored.items()}
     for seq in wanted:
         row = stored.get(seq)
         if row is None:
             problems.append(f"entry {seq} is missing")
             continue
-        digest = entry_hash_of_bytes(row.body)
+        digest = digests[seq]
         if not digests_equal(digest, row.entry_hash):
             problems.append(f"entry {seq}: bytes do not match the stored hash")
-        try:
-            entry = load_entry(row.body)
-            check_signature_crypto(entry.signed)
-        except LedgerError as exc:
-            problems.append(f"entry {seq}: {exc.message}")
+        prev, problem = _entry_facts(seq, row.body, digest)
+        if problem is not None or prev is None:
+            problems.append(problem or f"entry {seq}: unreadable")
             continue
-        previous = stored.get(seq - 1)
-        if seq > 0 and (previous is None or not digests_equal(
-                entry.prev, entry_hash_of_bytes(previous.body))):
+        if seq > 0 and (seq - 1 not in digests or not digests_equal(prev, digests[seq - 1])):
             problems.append(f"entry {seq}: does not link to entry {seq - 1}")
-    checkpoint_size, signature_ok = _check_anchor(ledger, wanted, stored, operator_vkey,
+    checkpoint_size, signature_ok = _check_anchor(ledger, wanted, digests, operator_vkey,
                                                   problems)
     if problems:
         verdict = Verdict.FAILED
@@ -71,7 +114,7 @@ def check_lot_history(ledger: Ledger, seqs: Sequence[int],
     return LotCheck(verdict, len(wanted), checkpoint_size, signature_ok, tuple(problems))
 
 
-def _check_anchor(ledger: Ledger, seqs: Sequence[int], stored: dict[int, StoredEntry],
+def _check_anchor(ledger: Ledger, seqs: Sequence[int], digests: dict[int, bytes],
                   operator_vkey: str | None, problems: list[str]) -> tuple[int | None,
                                                                            bool | None]:
     latest = ledger.latest_checkpoint()
@@ -87,16 +130,20 @@ def _check_anchor(ledger: Ledger, seqs: Sequence[int], stored: dict[int, StoredE
         except LedgerError as exc:
             problems.append(f"checkpoint {latest.size}: {exc.message}")
             signature_ok = False
-    for seq in seqs:
-        if seq >= latest.size:
-            continue
-        row = stored.get(seq)
-        if row is None:
-            continue
+    leaves = {seq: leaf_hash(digests[seq]) for seq in seqs
+              if seq < latest.size and seq in digests}
+    unproven = [seq for seq, leaf in leaves.items()
+                if _INCLUDED.get((seq, leaf, latest.size, latest.root_hash)) is None]
+    try:
+        proofs = inclusion_proofs(unproven, latest.size, ledger.store)
+    except LedgerError as exc:
+        problems.append(f"checkpoint {latest.size}: cannot prove inclusion ({exc.message})")
+        return latest.size, signature_ok
+    for seq in unproven:
         try:
-            proof = ledger.inclusion_proof(seq, latest.size)
-            verify_inclusion(leaf_hash(entry_hash_of_bytes(row.body)),
-                             seq, latest.size, proof.path, latest.root_hash)
+            verify_inclusion(leaves[seq], seq, latest.size, proofs[seq], latest.root_hash)
         except LedgerError as exc:
             problems.append(f"entry {seq}: not in checkpoint {latest.size} ({exc.message})")
+        else:
+            _INCLUDED.put((seq, leaves[seq], latest.size, latest.root_hash), True)
     return latest.size, signature_ok

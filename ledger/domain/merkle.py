@@ -58,14 +58,22 @@ def _fold(hashes: Sequence[bytes]) -> bytes:
     return result
 
 
-def _read(reader: NodeReader, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
-    needed = {key for start, end in ranges for key in _range_keys(start, end)}
+def _read_many(reader: NodeReader,
+               groups: Sequence[Sequence[tuple[int, int]]]) -> list[list[bytes]]:
+    """The hash of every range of every group, from one batched read of stored nodes."""
+    needed = {key for ranges in groups for start, end in ranges
+              for key in _range_keys(start, end)}
     nodes = reader.read_nodes(needed)
     missing = needed - nodes.keys()
     if missing:
         raise VerificationError(f"merkle: {len(missing)} stored nodes are missing, e.g. "
                                 f"{sorted(missing)[0]}")
-    return [_fold([nodes[key] for key in _range_keys(start, end)]) for start, end in ranges]
+    return [[_fold([nodes[key] for key in _range_keys(start, end)]) for start, end in ranges]
+            for ranges in groups]
+
+
+def _read(reader: NodeReader, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
+    return _read_many(reader, [ranges])[0]
 
 
 def frontier_keys(size: int) -> list[NodeKey]:
@@ -152,6 +160,17 @@ def inclusion_proof(index: int, size: int, reader: NodeReader) -> list[bytes]:
     if not 0 <= index < size:
         raise VerificationError(f"inclusion: expected index below {size}, got {index}")
     return _read(reader, _path(index, 0, size))
+
+
+def inclusion_proofs(indices: Sequence[int], size: int,
+                     reader: NodeReader) -> dict[int, list[bytes]]:
+    """Inclusion proofs of many leaves in one tree, sharing one batched read of nodes."""
+    for index in indices:
+        if not 0 <= index < size:
+            raise VerificationError(f"inclusion: expected index below {size}, got {index}")
+    ordered = sorted(set(indices))
+    paths = _read_many(reader, [_path(index, 0, size) for index in ordered])
+    return dict(zip(ordered, paths, strict=True))
 
 
 def consistency_proof(old_size: int, new_size: int, reader: NodeReader) -> list[bytes]:

@@ -13,14 +13,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     Connection,
     Engine,
-    and_,
     bindparam,
     insert,
     literal,
-    or_,
     select,
     text,
     update,
@@ -143,10 +142,19 @@ class _Reads:
     def read_nodes(self, keys: Collection[NodeKey]) -> Mapping[NodeKey, bytes]:
         if not keys:
             return {}
-        condition = or_(*(and_(t.merkle_nodes.c.level == level, t.merkle_nodes.c.idx == idx)
-                          for level, idx in keys))
-        rows = self.connection.execute(select(t.merkle_nodes).where(condition))
-        return {(row.level, row.idx): bytes(row.hash) for row in rows}
+        # One IN list per level (a proof touches about 20 levels), in chunks the database
+        # accepts, instead of one OR per node: thousands of nodes stay a handful of queries.
+        by_level: dict[int, list[int]] = {}
+        for level, idx in keys:
+            by_level.setdefault(level, []).append(idx)
+        nodes = t.merkle_nodes
+        out: dict[NodeKey, bytes] = {}
+        for level, indices in by_level.items():
+            for i in range(0, len(indices), 900):
+                rows = self.connection.execute(select(nodes).where(
+                    nodes.c.level == level, nodes.c.idx.in_(indices[i:i + 900])))
+                out.update(((row.level, row.idx), bytes(row.hash)) for row in rows)
+        return out
 
     def head(self) -> tuple[int, bytes]:
         row = self.connection.execute(_HEAD).one()
@@ -338,6 +346,9 @@ class Store:
             return [key_from_row(row) for row in rows]
 
     def product(self, code: str) -> Product | None:
+        cached = self._products.get(code)  # no connection for what never changes
+        if cached is not None:
+            return cached
         with self.reading() as reads:
             return reads.product(code)
 
@@ -387,7 +398,7 @@ class Store:
             if not rows:
                 return
             for row in rows:
-                yield json.loads(row.step)
+                yield orjson.loads(row.step)
             position = int(rows[-1].seq) + 1
 
     def recent_steps(self, actor_id: str, limit: int = 20) -> list[dict[str, Any]]:
@@ -397,13 +408,13 @@ class Store:
         query = (select(t.entry_steps.c.step).join(recent, recent.c.seq == t.entry_steps.c.seq)
                  .order_by(t.entry_steps.c.seq.desc()))
         with self.engine.connect() as connection:
-            return [json.loads(row.step) for row in connection.execute(query)]
+            return [orjson.loads(row.step) for row in connection.execute(query)]
 
     def provenance_steps(self, lot_id: str) -> list[dict[str, Any]]:
         """The ready timeline steps of every lot linked to ``lot_id``, in log order."""
         with self.engine.connect() as connection:
             rows = connection.execute(_PROVENANCE_STEPS, {"lot": lot_id})
-            return [json.loads(row.step) for row in rows]
+            return [orjson.loads(row.step) for row in rows]
 
     # -- checkpoints --------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from ledger.domain.merkle import (
     NodeKey,
     consistency_proof,
     inclusion_proof,
+    inclusion_proofs,
     leaf_hash,
     root_from_reader,
     root_of_leaves,
@@ -138,6 +139,21 @@ def test_proofs_from_stored_nodes_verify_and_flips_are_caught(size: int,
         with pytest.raises(VerificationError):
             wrong = bytes([old_root[0] ^ 1]) + old_root[1:]
             verify_consistency(old, size, wrong, root, consistency_proof(old, size, reader))
+
+
+@settings(max_examples=40, deadline=None)
+@given(size=st.integers(1, 400), data=st.data())
+def test_batched_inclusion_proofs_equal_single_ones_from_one_read(size: int,
+                                                                  data: st.DataObject) -> None:
+    reader, hashes = build([i.to_bytes(4, "big") for i in range(size)])
+    indices = data.draw(st.lists(st.integers(0, size - 1), min_size=1, max_size=50))
+    reader.reads.clear()
+    proofs = inclusion_proofs(indices, size, reader)
+    assert len(reader.reads) == 1 and set(proofs) == set(indices)
+    for index in indices:
+        assert proofs[index] == inclusion_proof(index, size, reader)
+    with pytest.raises(VerificationError):
+        inclusion_proofs([size], size, reader)
 
 
 def test_a_missing_stored_node_is_an_error_not_a_wrong_root() -> None:

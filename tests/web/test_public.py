@@ -122,3 +122,27 @@ def test_the_start_page_finds_a_lot_by_code(world: World, client: FlaskClient) -
     assert client.get("/").status_code == 200
     found = client.get("/?code=K-0001")
     assert found.status_code == 302 and found.headers["Location"].endswith("/lots/K-0001")
+
+
+def test_a_big_lot_page_stays_small_and_every_step_is_one_click_away(
+        world: World, client: FlaskClient) -> None:
+    lots = []
+    for n in range(30):
+        lot = f"BN-{n:04d}"
+        world.harvest(lot, quantity="10")
+        world.transfer(lot, "assoc-cachoeira", "coop")
+        lots.append(lot)
+    world.merge(lots, "BN-BIG", "300", by="coop")
+    html = client.get("/lots/BN-BIG", headers={"Accept-Language": "en"}).get_data(True)
+    assert html.count('<li class="step ') == 40
+    summary = html.split("earlier steps", 1)[1].split("</p>", 1)[0]
+    assert "51 earlier steps" in html, summary
+    assert "harvests × 17, sales × 17, receipts × 17" in summary, summary
+    assert "30 harvests" in html  # one origin line for the community, not thirty
+    assert "2 harvesters" in html  # distinct pseudonyms, not 30 x 2
+    first = client.get("/lots/BN-BIG/steps", headers={"Accept-Language": "en"})
+    assert first.status_code == 200 and "Page 1 of 1 (91 steps" in first.get_data(True)
+    assert first.get_data(True).count('<li class="step ') == 91
+    assert client.get("/lots/BN-BIG/steps?page=2").status_code == 404
+    assert client.get("/lots/BN-BIG/steps?page=-1").status_code == 404
+    assert client.get("/lots/NOPE/steps").status_code == 404

@@ -22,16 +22,16 @@ from web.public import bp
 from web.services import get_ledger
 
 
-def role_name(role: str) -> str:
-    """A beneficiary role in the visitor's language (literal calls, so they are extracted)."""
-    names = {
+def role_names() -> dict[str, str]:
+    """Beneficiary roles in the visitor's language (literal calls, so they are extracted)."""
+    return {
         "harvesters": _("Harvesters"), "harvester": _("Harvester"),
         "community_fund": _("Community fund"),
         "community_association": _("Community association"), "community": _("Community"),
         "cooperative": _("Cooperative"), "processor": _("Processor"), "trader": _("Trader"),
         "transport": _("Transport"), "other": _("Other"),
     }
-    return str(names.get(role, role))
+
 
 
 def money(amount: int, currency: str) -> str:
@@ -105,18 +105,28 @@ def _not_found(lot_id: str) -> Any:
     return render_template("public/not_found.html", lot_id=lot_id), 404
 
 
+MAX_STEPS_ON_PAGE = 40  # the newest steps in full; older ones summarised, then paged
+STEPS_PER_PAGE = 100
+
+
+def _upstream_steps(lot_id: str) -> tuple[Any, list[dict[str, Any]]]:
+    prov = get_ledger().provenance(lot_id, with_entries=False)
+    upstream = {prov.lot.lot_id} | {p for p, _ in prov.upstream}
+    return prov, [s for s in prov.steps if set(s["lots"]) & upstream]
+
+
 def _render_lot(lot_id: str) -> Any:
     ledger = get_ledger()
     try:
-        prov = ledger.provenance(lot_id, with_entries=False)
+        prov, steps = _upstream_steps(lot_id)
     except NotFound:
         return _not_found(lot_id)
     lot = prov.lot
     lang = _lang()
     product = ledger.store.product(lot.product)
     upstream = {lot.lot_id} | {p for p, _ in prov.upstream}
-    steps = [s for s in prov.steps if set(s["lots"]) & upstream]
-    names = _actor_names(ledger, {s["actor"] for s in steps} | {s.get("to", "") for s in steps})
+    shown = steps[-MAX_STEPS_ON_PAGE:]
+    names = _actor_names(ledger, {s["actor"] for s in shown} | {s.get("to", "") for s in shown})
     harvests = [s for s in steps if s["kind"] == "lot.harvested"]
     share = community_share(lot.lot_id, steps)
     check = check_lot_history(ledger, [s["seq"] for s in steps],
@@ -129,19 +139,83 @@ def _render_lot(lot_id: str) -> Any:
             record = ledger.store.lot(node)
             if record is not None:
                 labels[node] = quantity(record.quantity, record.unit)
+    roles = role_names()
     return render_template(
         "public/lot.html", lot=lot, product=product,
         product_name=product.name(lang) if product else lot.product,
-        quantity=quantity(lot.quantity, lot.unit), steps=[_view_step(s, names) for s in steps],
-        harvests=harvests, names=names, share=share, check=check,
+        quantity=quantity(lot.quantity, lot.unit),
+        steps=[_view_step(s, names, roles) for s in shown],
+        earlier=_summary(steps[:-MAX_STEPS_ON_PAGE]) if len(steps) > len(shown) else None,
+        step_kinds=step_kind_names(),
+        origins=_origins(harvests), names=names, share=share, check=check,
         min_price=_min_price_check(ledger, harvests, steps),
-        map_svg=charts.origin_map(geometries),
+        map_svg=charts.origin_map(geometries[:200]),
         flow_svg=charts.flow_diagram(lot.lot_id, list(prov.upstream), labels),
         money=money, percent=lambda v: format_percent(v, locale=str(get_locale()),
                                                       decimal_quantization=False),
         custodian=names.get(lot.custodian, lot.custodian),
         operator_vkey=current_app.config.get("OPERATOR_VKEY"),
     )
+
+
+@bp.get("/lots/<path:lot_id>/steps")
+def lot_steps(lot_id: str) -> Any:
+    """Every step behind a lot, a page at a time (the lot page shows the newest)."""
+    page = request.args.get("page", "1")
+    if not page.isdigit() or int(page) < 1 or len(page) > 6:
+        abort(404)
+    ledger = get_ledger()
+    try:
+        prov, steps = _upstream_steps(lot_id)
+    except NotFound:
+        return _not_found(lot_id)
+    pages = max(1, -(-len(steps) // STEPS_PER_PAGE))
+    number = int(page)
+    if number > pages:
+        abort(404)
+    chunk = steps[(number - 1) * STEPS_PER_PAGE:number * STEPS_PER_PAGE]
+    names = _actor_names(ledger, {s["actor"] for s in chunk} | {s.get("to", "") for s in chunk})
+    roles = role_names()
+    return render_template("public/steps.html", lot=prov.lot, names=names, page=number,
+                           pages=pages, total=len(steps),
+                           steps=[_view_step(s, names, roles) for s in chunk])
+
+
+def step_kind_names() -> dict[str, str]:
+    return {"lot.harvested": _("harvests"), "lot.dispatched": _("sales"),
+            "lot.received": _("receipts"), "lot.refused": _("refusals"),
+            "lot.split": _("splits"), "lots.merged": _("merges"),
+            "lot.transformed": _("processing steps"), "lot.adjusted": _("losses")}
+
+
+def _summary(steps: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """What the older steps were, in a line: how many of each kind, over which dates."""
+    counts: dict[str, int] = {}
+    for step in steps:
+        counts[step["kind"]] = counts.get(step["kind"], 0) + 1
+    return {"count": len(steps), "first": steps[0]["at"][:10], "last": steps[-1]["at"][:10],
+            "kinds": counts}
+
+
+def _origins(harvests: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Harvests grouped by community and territory (a big lot has hundreds of them)."""
+    groups: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for h in harvests:
+        origin = h["origin"]
+        key = (origin["community"], origin["territory"], origin["country"])
+        group = groups.setdefault(key, {"community": key[0], "territory": key[1],
+                                        "country": key[2], "harvests": 0, "refs": set(),
+                                        "start": h["harvest"]["start"],
+                                        "end": h["harvest"]["end"]})
+        group["harvests"] += 1
+        # distinct people (by pseudonym): the same harvester often brings several lots
+        group["refs"].update(h.get("harvester_refs") or
+                             (f"{h['seq']}#{i}" for i in range(h["harvesters"])))
+        group["start"] = min(group["start"], h["harvest"]["start"])
+        group["end"] = max(group["end"], h["harvest"]["end"])
+    for group in groups.values():
+        group["harvesters"] = len(group.pop("refs"))
+    return sorted(groups.values(), key=lambda g: (-g["harvests"], g["community"]))
 
 
 def _actor_names(ledger: Any, ids: set[str]) -> dict[str, str]:
@@ -153,7 +227,8 @@ def _actor_names(ledger: Any, ids: set[str]) -> dict[str, str]:
     return out
 
 
-def _view_step(step: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
+def _view_step(step: Mapping[str, Any], names: Mapping[str, str],
+               roles: Mapping[str, str]) -> dict[str, Any]:
     view = dict(step)
     view["actor_name"] = names.get(step["actor"], step["actor"])
     valuation = step.get("valuation")
@@ -161,12 +236,12 @@ def _view_step(step: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, A
         currency = valuation["price"]["currency"]
         view["price_text"] = money(valuation["price"]["amount"], currency)
         view["shares"] = [
-            {"role": role_name(s["role"]), "party": s["party"],
+            {"role": roles.get(s["role"], s["role"]), "party": s["party"],
              "percent": format_percent(Decimal(s["share_bp"]) / 10000,
                                        locale=str(get_locale()), decimal_quantization=False),
              "amount": money(s["amount"], currency)} for s in valuation["split"]]
         view["bar"] = charts.split_bar(
-            (s["role"], s["share_bp"], f"{role_name(s['role'])}: "
+            (s["role"], s["share_bp"], f"{roles.get(s['role'], s['role'])}: "
              f"{money(s['amount'], currency)}") for s in valuation["split"])
     if "quantity" in step and "unit" in step:
         view["quantity_text"] = quantity(step["quantity"], step["unit"])
@@ -180,23 +255,30 @@ def _min_price_check(ledger: Any, harvests: Sequence[Mapping[str, Any]],
                      steps: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """For each harvest lot: its first sale's price per unit against the catalogue minimum."""
     out = []
+    first_sales: dict[str, Mapping[str, Any]] = {}
+    for step in steps:
+        if step["kind"] == "lot.dispatched":
+            first_sales.setdefault(step["lots"][0], step)
+    products: dict[str, Any] = {}
     for harvest in harvests:
-        product = ledger.store.product(harvest["product"])
+        code = harvest["product"]
+        if code not in products:
+            products[code] = ledger.store.product(code)
+        product = products[code]
         reference = product.reference_min_price if product else None
         if reference is None:
             continue
         lot = harvest["lots"][0]
-        sale = next((s for s in steps if s["kind"] == "lot.dispatched" and s["lots"][0] == lot),
-                    None)
+        sale = first_sales.get(lot)
         if sale is None:
             continue
         price = sale["valuation"]["price"]
         if price["currency"] != reference.currency:
             continue
         per_unit = Decimal(price["amount"]) / Decimal(harvest["quantity"])
-        out.append({"lot": lot, "paid": money(int(per_unit.to_integral_value()),
-                                              reference.currency),
-                    "minimum": money(reference.amount, reference.currency),
+        # amounts stay numbers here; the page formats only the rows it shows
+        out.append({"lot": lot, "paid_minor": int(per_unit.to_integral_value()),
+                    "minimum_minor": reference.amount, "currency": reference.currency,
                     "unit": UNIT_SYMBOLS.get(reference.per, reference.per),
                     "met": per_unit >= reference.amount, "source": reference.source})
     return out
