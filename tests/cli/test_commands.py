@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.cli.conftest import Invoke
 
 HARVEST = ["harvest", "--as", "assoc", "--lot", "BN-1", "--product", "brazil-nut-in-shell",
@@ -227,3 +229,28 @@ def test_messages_in_portuguese_and_spanish(run: Invoke) -> None:
     assert "solo quien tiene la custodia actual del lote puede moverlo" in refused.stderr
     verified = run("--lang", "pt-BR", "verify")
     assert "checkpoints conferidos" in verified.stdout
+
+
+def test_accounts_are_created_listed_and_given_tokens(run: Invoke,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    built = json.loads(run("--json", "demo").stdout)
+    assert built["accounts"]["password"] == "trilha-demo"
+    listed = json.loads(run("--json", "account", "list").stdout)
+    by_name = {row["username"]: row for row in listed}
+    assert by_name["xapuri"]["actor"] == "coop-xapuri" and by_name["xapuri"]["server_held_key"]
+    assert by_name["auditor"]["role"] == "auditor" and not by_name["auditor"]["server_held_key"]
+    monkeypatch.setenv("TRILHA_ACCOUNT_PASSWORD", "a long enough password")
+    made = run("--json", "account", "create", "clerk", "--role", "member",
+               "--actor", "assoc-cachoeira")
+    assert made.exit_code == 0, made.output
+    again = run("account", "create", "clerk", "--role", "member", "--actor", "assoc-cachoeira")
+    assert again.exit_code != 0 and "already taken" in again.stderr
+    unknown = run("account", "create", "ghost", "--role", "member", "--actor", "nobody")
+    assert unknown.exit_code != 0 and "nobody" in unknown.stderr
+    token = json.loads(run("--json", "account", "token", "clerk").stdout)["token"]
+    assert token.startswith("trl_")
+    monkeypatch.setenv("TRILHA_ACCOUNT_PASSWORD", "short")
+    weak = run("account", "password", "clerk")
+    assert weak.exit_code != 0 and "at least 10" in weak.stderr
+    # a second demo run keeps the accounts (and their keys) as they are
+    assert json.loads(run("--json", "demo").stdout)["accounts"]["created"] == []

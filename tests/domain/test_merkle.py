@@ -145,7 +145,7 @@ def test_proofs_from_stored_nodes_verify_and_flips_are_caught(size: int,
 @given(size=st.integers(1, 400), data=st.data())
 def test_batched_inclusion_proofs_equal_single_ones_from_one_read(size: int,
                                                                   data: st.DataObject) -> None:
-    reader, hashes = build([i.to_bytes(4, "big") for i in range(size)])
+    reader, _ = build([i.to_bytes(4, "big") for i in range(size)])
     indices = data.draw(st.lists(st.integers(0, size - 1), min_size=1, max_size=50))
     reader.reads.clear()
     proofs = inclusion_proofs(indices, size, reader)

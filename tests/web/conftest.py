@@ -16,7 +16,6 @@ from web import create_app
 from web.auth import get_accounts
 from web.services import EXTENSION
 
-
 PASSWORD = "correct horse battery"
 # username -> (role, actor): one account per role, acting for the test world's actors.
 ACCOUNTS = {

@@ -111,14 +111,16 @@ def test_offline_outbox_synced_twice_never_duplicates(world: World, live_server:
         assert result.exit_code == 0, result.output
     world.clock.now = datetime.now(UTC)  # the server's clock: after the laptop signed
     before = world.ledger.size()
-    synced = runner.invoke(cli, ["--json", "sync", "--to", live_server, "--token", tokens["member"], "--outbox", str(outbox)])
+    sync = ["--json", "sync", "--to", live_server, "--token", tokens["member"], "--outbox",
+            str(outbox)]
+    synced = runner.invoke(cli, sync)
     assert synced.exit_code == 0, synced.output
     assert [o["status"] for o in json.loads(synced.stdout)] == ["accepted", "accepted"]
     assert world.ledger.size() == before + 2
     # A second sync (or a retry after a dropped connection) sends nothing twice.
     for sent in (outbox / "sent").glob("*.json"):
         (outbox / sent.name).write_bytes(sent.read_bytes())
-    again = runner.invoke(cli, ["--json", "sync", "--to", live_server, "--token", tokens["member"], "--outbox", str(outbox)])
+    again = runner.invoke(cli, sync)
     assert [o["status"] for o in json.loads(again.stdout)] == ["already", "already"]
     assert world.ledger.size() == before + 2
     assert world.ledger.lot("BN-1").quantity == Decimal("97")
@@ -133,8 +135,8 @@ def test_an_event_refused_by_the_server_goes_to_rejected_with_its_reason(
                                                          ev.AdjustmentReason.LOSS, "late"))
     (outbox / f"{stale.event.id}.json").write_text(json.dumps(dump_signed_event(stale)))
     world.transfer("BN-1", "assoc-cachoeira", "coop")  # meanwhile the lot changed hands
-    result = CliRunner().invoke(cli, ["--json", "sync", "--to", live_server, "--token", tokens["member"], "--outbox",
-                                      str(outbox)])
+    result = CliRunner().invoke(cli, ["--json", "sync", "--to", live_server, "--token",
+                                      tokens["member"], "--outbox", str(outbox)])
     outcome = json.loads(result.stdout)[0]
     assert outcome["status"] == "rejected" and "custodian" in outcome["detail"]
     reason = (outbox / "rejected" / f"{stale.event.id}.reason.txt").read_text()
