@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from ledger.domain.keys import Signer
-from ledger.errors import ConfigurationError, NotFound, ValidationError
+from ledger.errors import Conflict, NotFound, ValidationError
 from ledger.keystore import encrypt_private_key, load_private_key
 from ledger.service import Ledger
 from ledger.storage.accounts import AccountRow, AccountStore
@@ -218,6 +218,6 @@ class Accounts:
         """The account's signing key, opened for one signature."""
         row = self.rows.by_id(account.account_id)
         if row is None or row.key_pem is None:
-            raise ConfigurationError(f"account {account.username} has no signing key on "
-                                     "this server; sign offline and submit the event")
+            raise Conflict(f"key: account {account.username} has no signing key on this "
+                           "server; sign offline and submit the event", field="key")
         return Signer(load_private_key(row.key_pem, self.key_passphrase))

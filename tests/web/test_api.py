@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cli.main import cli
 from ledger.domain import events as ev
@@ -157,12 +160,26 @@ def test_a_dropped_connection_keeps_the_outbox_for_the_next_sync(world: World,
     assert (outbox / f"{pending.event.id}.json").exists()
 
 
-def test_the_openapi_document_validates(client: FlaskClient) -> None:
+def test_the_openapi_document_validates(client: FlaskClient, app: Flask) -> None:
+    import re
+
     from openapi_spec_validator import validate
 
     document = client.get("/api/v1/openapi.json").get_json()
     validate(document)
     assert "/events" in document["paths"]
+
+    def shape(path: str) -> str:
+        return re.sub(r"<[^>]+>|\{[^}]+\}", "{}", path)
+
+    documented = {(shape(path), method.upper()) for path, item in document["paths"].items()
+                  for method in item}
+    served = {(shape(rule.rule.removeprefix("/api/v1")), method)
+              for rule in app.url_map.iter_rules() if rule.endpoint.startswith("api.")
+              and rule.endpoint != "api.openapi"
+              for method in rule.methods or () if method not in ("HEAD", "OPTIONS")}
+    served = {(p.replace("/operations/{}", "/operations/harvest"), m) for p, m in served}
+    assert served <= documented, f"undocumented routes: {sorted(served - documented)}"
     signed = document["components"]["schemas"]["SignedEvent"]
     assert set(signed["required"]) == {"event", "signatures"}
 
@@ -176,3 +193,34 @@ def test_the_api_serves_a_lots_proof_bundle(world: World, client: FlaskClient) -
     world.ledger.sign_checkpoint(signer)
     bundle = client.get("/api/v1/lots/BN-1/bundle").get_json()
     assert verify_bundle(bundle, signer.verifier_key()).ok
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) |
+    st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+        st.sampled_from(["lot", "product", "quantity", "price", "currency", "shares", "to",
+                         "children", "lots", "into", "inputs", "outputs", "process", "loss",
+                         "reason", "note", "event", "signatures", "username", "password",
+                         "role", "actor", "season", "harvesters", "country"]) |
+        st.text(max_size=8), inner, max_size=6),
+    max_leaves=20)
+WRITES = ["/api/v1/events", "/api/v1/accounts", "/api/v1/tokens",
+          *(f"/api/v1/operations/{kind}" for kind in ("harvest", "dispatch", "receive",
+                                                       "refuse", "split", "merge",
+                                                       "transform", "adjust"))]
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(path=st.sampled_from(WRITES), body=JSON_VALUES)
+def test_hostile_json_to_any_write_is_a_4xx_and_changes_nothing(
+        world: World, client: FlaskClient, tokens: dict[str, str], path: str,
+        body: object) -> None:
+    before = world.ledger.size()
+    for user in ("operator", "member"):
+        answer = client.post(path, json=body,
+                             headers={"Authorization": f"Bearer {tokens[user]}"})
+        assert 400 <= answer.status_code < 500, (path, body, answer.get_data(True))
+        assert answer.is_json and answer.get_json()["message"]
+    assert world.ledger.size() == before

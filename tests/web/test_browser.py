@@ -177,3 +177,48 @@ def test_screenshots_of_the_console_and_the_receipts(world: object, live_server:
                 page.screenshot(path=str(ARTIFACTS / "auditor-run-phone.png"), full_page=True)
             context.close()
         browser.close()
+
+
+def test_script_typed_into_every_free_text_field_never_runs_in_a_browser(
+        world: object, app: object, live_server: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from tests.web.conftest import PASSWORD
+    from tests.web.test_workspace import HARVEST, HOSTILE
+
+    dialogs: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        page.goto(f"{live_server}/workspace/login")
+        page.fill("#username", "member")
+        page.fill("#password", PASSWORD)
+        page.click("form.stack button[type=submit]")
+        page.goto(f"{live_server}/workspace/record/harvest")
+        for name, value in {**HARVEST, "community": HOSTILE, "territory": HOSTILE,
+                            "plot": HOSTILE}.items():
+            if name in ("product", "currency"):
+                page.select_option(f"#f-{name}", value)
+            elif value:
+                page.fill(f"#f-{name}", value)
+        page.click("form.stack button[type=submit]")
+        page.wait_for_url(f"{live_server}/workspace/")
+        page.goto(f"{live_server}/workspace/record/adjust")
+        page.select_option("#f-lot", "BN-WEB-001")
+        page.fill("#f-loss", "1")
+        page.select_option("#f-reason", "loss")
+        page.fill("#f-note", HOSTILE)
+        page.click("form.stack button[type=submit]")
+        page.goto(f"{live_server}/workspace/record/split")
+        page.select_option("#f-lot", "BN-WEB-001")
+        page.fill("#f-children", HOSTILE)  # refused: the error echoes it back
+        page.click("form.stack button[type=submit]")
+        for path in ("/lots/BN-WEB-001", "/workspace/", "/dashboards/", "/lots/BN-WEB-001/steps"):
+            page.goto(live_server + path)
+            page.wait_for_load_state("load")
+        page.goto(f"{live_server}/lots/BN-WEB-001")
+        assert HOSTILE in page.inner_text("main")  # shown as text, exactly as typed
+        assert page.locator("main img").count() == 0
+        browser.close()
+    assert dialogs == []

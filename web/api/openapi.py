@@ -33,12 +33,16 @@ def build_openapi(version: str) -> dict[str, Any]:
     spec.components.schema("Appended", {"type": "object", "properties": {
         "seq": {"type": "integer"}, "entry_hash": {"type": "string"}}})
     lot = {"name": "lot", "in": "path", "required": True, "schema": {"type": "string"}}
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer",
+                                               "description": "A token from POST /tokens"})
     spec.path("/events", operations={"post": {
         "summary": "Append an event its actor signed (idempotent for the same event)",
+        "security": [{"bearer": []}],
         "requestBody": {"required": True, "content": _json("SignedEvent")},
         "responses": {"201": {"description": "Appended", "content": _json("Appended")},
                       "200": {"description": "Already appended", "content": _json("Appended")},
-                      "400": ERROR, "409": ERROR, "422": ERROR}}})
+                      "400": ERROR, "401": ERROR, "403": ERROR, "409": ERROR,
+                      "422": ERROR}}})
     spec.path("/lots/{lot}", operations={"get": {
         "summary": "A lot's current state", "parameters": [lot],
         "responses": {"200": {"description": "The lot"}, "404": ERROR}}})
@@ -81,6 +85,96 @@ def build_openapi(version: str) -> dict[str, Any]:
         "parameters": [{"name": "old", "in": "query", "required": True, "schema": integer},
                        {"name": "new", "in": "query", "schema": integer}],
         "responses": {"200": {"description": "Proof"}, "422": ERROR}}})
+    _accounts_and_writes(spec, integer)
     document: dict[str, Any] = spec.to_dict()
     document["servers"] = [{"url": "/api/v1"}]
     return document
+
+
+def _page_of(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": {"type": "object", "properties": {
+        "items": {"type": "array", "items": schema}, "limit": {"type": "integer"},
+        "offset": {"type": "integer"}, "next": {"type": "string", "nullable": True}}}}}
+
+
+def _accounts_and_writes(spec: APISpec, integer: dict[str, Any]) -> None:
+    """Tokens, accounts, server-signed operations and the paginated lists."""
+    from ledger.accounts import RECORD_KINDS, Role
+
+    secured: list[dict[str, list[str]]] = [{"bearer": []}]
+    denied = {"401": ERROR, "403": ERROR}
+    account = {"type": "object", "properties": {
+        "username": {"type": "string"}, "display_name": {"type": "string"},
+        "role": {"type": "string", "enum": [r.value for r in Role]},
+        "actor": {"type": "string", "nullable": True},
+        "server_held_key": {"type": "boolean"}}}
+    spec.components.schema("Account", account)
+    lot = {"type": "object", "properties": {
+        "lot": {"type": "string"}, "product": {"type": "string"},
+        "quantity": {"type": "string", "description": "decimal, as text"},
+        "unit": {"type": "string"}, "custodian": {"type": "string"},
+        "status": {"type": "string"}, "season": {"type": "string", "nullable": True},
+        "pending_to": {"type": "string", "nullable": True}}}
+    spec.components.schema("Lot", lot)
+    paging = [{"name": "limit", "in": "query", "schema": {**integer, "maximum": 500}},
+              {"name": "offset", "in": "query", "schema": integer}]
+    spec.path("/tokens", operations={"post": {
+        "summary": "A bearer token for a username and password (rate limited)",
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["username", "password"], "properties": {
+                "username": {"type": "string"}, "password": {"type": "string"},
+                "label": {"type": "string"}}}}}},
+        "responses": {"201": {"description": "The token (shown once)"}, "401": ERROR,
+                      "422": ERROR, "429": ERROR}}})
+    spec.path("/tokens/current", operations={"delete": {
+        "summary": "Revoke the token of this request", "security": secured,
+        "responses": {"204": {"description": "Revoked"}, **denied}}})
+    spec.path("/me", operations={"get": {
+        "summary": "The token's account", "security": secured,
+        "responses": {"200": {"description": "Account", "content": _json("Account")},
+                      **denied}}})
+    spec.path("/accounts", operations={
+        "get": {"summary": "Every account (operator)", "security": secured,
+                "responses": {"200": {"description": "Accounts"}, **denied}},
+        "post": {"summary": "Create an account (operator)", "security": secured,
+                 "requestBody": {"required": True, "content": {"application/json": {
+                     "schema": {"type": "object",
+                                "required": ["username", "password", "role"],
+                                "properties": {k: {"type": "string"} for k in (
+                                    "username", "password", "role", "actor",
+                                    "display_name")}}}}},
+                 "responses": {"201": {"description": "Created", "content": _json("Account")},
+                               **denied, "404": ERROR, "409": ERROR, "422": ERROR}}})
+    for kind in RECORD_KINDS:
+        spec.path(f"/operations/{kind}", operations={"post": {
+            "summary": f"Record a {kind}, signed with the account's server-held key",
+            "description": "The same input form as the trilha command's options "
+                           "(ledger/wire/commands.py): prices in major units, shares as "
+                           "party:role:percent.",
+            "security": secured,
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": {"type": "object"}}}},
+            "responses": {"201": {"description": "Appended", "content": _json("Appended")},
+                          **denied, "409": ERROR, "422": ERROR}}})
+    spec.path("/lots", operations={"get": {
+        "summary": "Lots, newest first", "security": secured,
+        "parameters": [*paging, *({"name": k, "in": "query", "schema": {"type": "string"}}
+                                  for k in ("custodian", "product", "status", "season",
+                                            "pending_to"))],
+        "responses": {"200": {"description": "A page of lots",
+                              "content": _page_of({"$ref": "#/components/schemas/Lot"})},
+                      **denied, "422": ERROR}}})
+    spec.path("/pending", operations={"get": {
+        "summary": "Deliveries waiting for the token's actor to receive them",
+        "security": secured, "parameters": paging,
+        "responses": {"200": {"description": "A page of lots",
+                              "content": _page_of({"$ref": "#/components/schemas/Lot"})},
+                      **denied}}})
+    spec.path("/entries", operations={"get": {
+        "summary": "The log in sequence order (anyone may re-verify it)",
+        "parameters": [{"name": "from", "in": "query", "schema": integer}, paging[0]],
+        "responses": {"200": {"description": "A page of entries"}, "422": ERROR}}})
+    spec.path("/checkpoints", operations={"post": {
+        "summary": "Sign a checkpoint of the current tree (operator)", "security": secured,
+        "responses": {"201": {"description": "The signed note", "content": {
+            "text/plain": {"schema": {"type": "string"}}}}, **denied, "409": ERROR}}})

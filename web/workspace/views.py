@@ -22,7 +22,13 @@ from flask_babel import gettext as _
 from flask_login import login_user, logout_user
 
 from ledger.domain.state import LotStatus
-from ledger.errors import ConfigurationError, LedgerError, RuleViolation, ValidationError
+from ledger.errors import (
+    ConfigurationError,
+    Conflict,
+    LedgerError,
+    RuleViolation,
+    ValidationError,
+)
 from ledger.indicators import Filters, indicators_for
 from ledger.labels import label_info, write_sheet_pdf
 from ledger.operations import perform
@@ -141,7 +147,7 @@ def record(kind: str) -> Any:
             entry = perform(ledger, kind, data, g.account.actor_id, signer)
         except (ValidationError, RuleViolation) as exc:
             errors, status = errors_by_field(exc, names), 422
-        except ConfigurationError as exc:
+        except (Conflict, ConfigurationError) as exc:
             errors, status = {"": [exc.message]}, 409
         else:
             lots = list(entry.signed.event.lots())
