@@ -35,6 +35,8 @@ FORMS: dict[str, tuple[str, list[tuple[str, str, bool]]]] = {
         ("area-ha", "Plot area in hectares.", False),
         ("geometry", "Plot GeoJSON geometry (JSON text or @file).", False),
         ("harvesters", "Pseudonymous harvester references (repeat or comma-separate).", True),
+        ("households", "Pseudonymous household references, optional (repeat or "
+                       "comma-separate).", True),
         ("price", "Value in major units, e.g. 1509.75.", False),
         ("currency", "ISO 4217 currency, e.g. BRL.", False),
         ("shares", "Benefit share party:role:percent, e.g. hv-group:harvesters:70 (repeat).",

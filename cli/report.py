@@ -26,6 +26,7 @@ def _rows(ind: Indicators) -> list[tuple[str, str, str]]:
         for role, amount in sorted(by_role.items()):
             rows.append((f"benefits {season}", role, str(amount)))
     rows.append(("distinct harvesters", "", str(ind.harvesters)))
+    rows.append(("distinct households", "", str(ind.households)))
     for item in ind.yields:
         rows.append(("yield", f"{item['from']} -> {item['to']} #{item['seq']}",
                      f"{item['yield']} (range {item['min']}-{item['max']})"))
@@ -41,7 +42,8 @@ def _json(ind: Indicators) -> dict[str, Any]:
     return {"volumes": {k: {p: format(q, "f") for p, q in v.items()}
                         for k, v in ind.volumes.items()},
             "first_sales": ind.first_sales, "benefits": ind.benefits,
-            "distinct_harvesters": ind.harvesters, "yields": ind.yields,
+            "distinct_harvesters": ind.harvesters, "distinct_households": ind.households,
+            "yields": ind.yields,
             "days_to_final_sale": ind.days_to_final_sale,
             "farm_gate_share": {k: (None if v is None else str(v))
                                 for k, v in ind.farm_gate_share.items()},

@@ -53,6 +53,7 @@ class Indicators:
     first_sales: list[dict[str, Any]] = field(default_factory=list)
     benefits: dict[str, dict[str, int]] = field(default_factory=dict)  # season -> role|cur
     harvesters: int = 0
+    households: int = 0  # distinct pseudonymous households, where harvests record them
     yields: list[dict[str, Any]] = field(default_factory=list)
     days_to_final_sale: dict[str, float | None] = field(default_factory=dict)
     final_sale_lots: list[str] = field(default_factory=list)
@@ -90,6 +91,7 @@ def compute(steps: Iterable[Mapping[str, Any]], products: Mapping[str, Product],
     benefits: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     seqs: dict[str, list[int]] = defaultdict(list)
     harvesters: set[str] = set()
+    households: set[str] = set()
     pending_sale: dict[str, Mapping[str, Any]] = {}
     days: list[int] = []
     community_in: dict[str, Decimal] = defaultdict(Decimal)
@@ -110,6 +112,7 @@ def compute(steps: Iterable[Mapping[str, Any]], products: Mapping[str, Product],
             if _passes(trace, step, filters):
                 volumes["harvested"][key(trace)] += trace.quantity
                 harvesters.update(step.get("harvester_refs", []))
+                households.update(step.get("household_refs", []))
                 seqs["harvested"].append(seq)
             continue
         parent = lots.get(lot_ids[0])
@@ -186,6 +189,7 @@ def compute(steps: Iterable[Mapping[str, Any]], products: Mapping[str, Product],
     out.volumes = {k: dict(v) for k, v in volumes.items()}
     out.benefits = {k: dict(v) for k, v in benefits.items()}
     out.harvesters = len(harvesters)
+    out.households = len(households)
     ordered = sorted(days)
     out.days_to_final_sale = {  # p90 by the nearest-rank method
         "median": float(median(ordered)) if days else None,

@@ -84,7 +84,8 @@ def prepare_body(ledger: Ledger, kind: str, data: Mapping[str, Any]) -> ev.Body:
                 lot=d["lot"], product=d["product"], quantity=Quantity(d["quantity"], unit),
                 season=d["season"], harvest_start=d["harvest_start"],
                 harvest_end=d["harvest_end"], origin=origin,
-                harvesters=tuple(d["harvesters"]), valuation=_valuation(d))
+                harvesters=tuple(d["harvesters"]), valuation=_valuation(d),
+                households=tuple(d["households"]) if d["households"] else None)
         case "dispatch":
             return ev.LotDispatched(d["lot"], d["to"], _valuation(d))
         case "receive" | "refuse":

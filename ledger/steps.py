@@ -54,6 +54,8 @@ def step_json(entry: Entry) -> dict[str, Any]:
                                 "geometry": body.origin.geometry},
                         harvesters=len(body.harvesters),
                         harvester_refs=list(body.harvesters),  # pseudonymous by rule
+                        households=len(body.households or ()),
+                        household_refs=list(body.households or ()),
                         valuation=valuation_json(body.valuation))
         case ev.LotDispatched():
             step.update(to=body.to, valuation=valuation_json(body.valuation))

@@ -101,7 +101,7 @@ class World:
             lot=ev.LotId(lot), product=product, quantity=Quantity(Decimal(quantity), unit),
             season="2025", harvest_start=date(2025, 1, 2), harvest_end=date(2025, 1, 5),
             origin=kwargs.pop("origin", origin()), harvesters=("hv-7f3a9c", "hv-0b12de"),
-            valuation=value or valuation())
+            valuation=value or valuation(), households=kwargs.pop("households", None))
         return self.append(by, body, **kwargs)
 
     def dispatch(self, lot: str, to: str, *, by: str, value: Valuation | None = None) -> Entry:

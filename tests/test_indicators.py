@@ -95,3 +95,34 @@ def test_report_command_table_json_and_csv(world: World, db_url: str) -> None:
         cli, ["--db", db_url, "report", "--csv", "--product", "brazil-nut-in-shell"]).stdout)))
     assert rows[0] == ["indicator", "subject", "value"]
     assert ["distinct harvesters", "", "2"] in rows
+
+
+def test_households_are_counted_once_and_never_reach_a_public_page(world: World) -> None:
+    from ledger.wire.events import dump_event
+
+    world.harvest("BN-1", households=("hh-2b81c0", "hh-77aa01"))
+    world.harvest("BN-2", households=("hh-2b81c0",))  # the same family brings a second lot
+    world.harvest("BN-3")  # no households recorded: harvesters only
+    ind = indicators_for(world.ledger)
+    assert ind.households == 2 and ind.harvesters == 2
+    old = world.ledger.entry(world.ledger.size() - 1).signed.event
+    assert "households" not in json.dumps(dump_event(old))  # absent, not empty: same bytes
+    assert world.ledger.verify().ok
+
+
+def test_a_name_in_households_is_refused_naming_the_field(world: World) -> None:
+    import pytest
+
+    from ledger.errors import ValidationError
+    from ledger.operations import load_input
+
+    with pytest.raises(ValidationError) as refused:
+        load_input("harvest", {"lot": "BN-9", "product": "brazil-nut-in-shell",
+                               "quantity": "10", "season": "2025",
+                               "harvest_start": "2025-01-01", "harvest_end": "2025-01-02",
+                               "community": "C", "territory": "T", "country": "BR",
+                               "harvesters": "hv-1234", "households": "Família Souza",
+                               "price": "10", "currency": "BRL",
+                               "shares": "hv-g:harvesters:100"})
+    assert refused.value.field and refused.value.field.startswith("households")
+    assert "household reference" in refused.value.message

@@ -103,6 +103,9 @@ class LotHarvested:
     origin: Origin
     harvesters: tuple[str, ...]
     valuation: Valuation
+    # Pseudonymous household references (optional; absent from the JSON when None): the
+    # unit benefit-sharing programmes count, since several harvesters share a household.
+    households: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

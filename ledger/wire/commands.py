@@ -83,14 +83,18 @@ class HarvestInput(PriceInput):
     harvesters = fields.List(fields.String(validate=validate.Regexp(
         HARVESTER, error="expected a pseudonymous reference such as hv-7f3a9c, not a name")),
         required=True, validate=validate.Length(1, 500))
+    households = fields.List(fields.String(validate=validate.Regexp(
+        HARVESTER, error="expected a pseudonymous household reference such as hh-2b81c0, "
+                         "not a name")), load_default=None, validate=validate.Length(1, 500))
 
     @pre_load
     def lists_from_text(self, data: Any, **kwargs: Any) -> Any:
         data = super().shares_from_text(data, **kwargs)
         if isinstance(data, dict):
             data = {k: v for k, v in data.items() if v not in ("", None)}
-            if "harvesters" in data:
-                data["harvesters"] = _split_list(data["harvesters"])
+            for name in ("harvesters", "households"):
+                if name in data:
+                    data[name] = _split_list(data[name])
             if isinstance(data.get("geometry"), str):
                 try:
                     data["geometry"] = json.loads(data["geometry"])

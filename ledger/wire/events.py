@@ -169,12 +169,17 @@ class LotHarvestedSchema(Strict):
         HARVESTER, error="expected a pseudonymous reference such as hv-7f3a9c, not a name")),
         required=True, validate=validate.Length(1, 500))
     valuation = fields.Nested(ValuationSchema, required=True)
+    households = fields.List(fields.String(validate=validate.Regexp(
+        HARVESTER, error="expected a pseudonymous household reference such as hh-2b81c0, "
+                         "not a name")), load_default=None, validate=validate.Length(1, 500))
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> ev.LotHarvested:
         period = data.pop("harvest")
+        households = data.pop("households")
         return ev.LotHarvested(harvest_start=period["start"], harvest_end=period["end"],
-                               harvesters=tuple(data.pop("harvesters")), **data)
+                               harvesters=tuple(data.pop("harvesters")),
+                               households=tuple(households) if households else None, **data)
 
 
 class LotDispatchedSchema(Strict):
@@ -388,7 +393,8 @@ def _body_for_dump(body: ev.Body) -> Any:
     match body:
         case ev.LotHarvested():
             out = {f: getattr(body, f) for f in ("lot", "product", "quantity", "season",
-                                                 "origin", "harvesters", "valuation")}
+                                                 "origin", "harvesters", "valuation",
+                                                 "households")}
             out["harvest"] = {"start": body.harvest_start, "end": body.harvest_end}
             return out
         case ev.ProductRegistered():

@@ -205,16 +205,19 @@ def _origins(harvests: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         key = (origin["community"], origin["territory"], origin["country"])
         group = groups.setdefault(key, {"community": key[0], "territory": key[1],
                                         "country": key[2], "harvests": 0, "refs": set(),
+                                        "homes": set(),
                                         "start": h["harvest"]["start"],
                                         "end": h["harvest"]["end"]})
         group["harvests"] += 1
         # distinct people (by pseudonym): the same harvester often brings several lots
+        group["homes"].update(h.get("household_refs") or ())
         group["refs"].update(h.get("harvester_refs") or
                              (f"{h['seq']}#{i}" for i in range(h["harvesters"])))
         group["start"] = min(group["start"], h["harvest"]["start"])
         group["end"] = max(group["end"], h["harvest"]["end"])
     for group in groups.values():
         group["harvesters"] = len(group.pop("refs"))
+        group["households"] = len(group.pop("homes"))
     return sorted(groups.values(), key=lambda g: (-g["harvests"], g["community"]))
 
 

@@ -51,6 +51,9 @@ FORMS: dict[str, tuple[Field, ...]] = {
         Field("harvesters", _l("Harvesters (pseudonymous references)"), "textarea",
               _l("One per line, such as hv-7f3a9c. Never names: they appear on public "
                  "pages.")),
+        Field("households", _l("Households (pseudonymous references)"), "textarea",
+              _l("One per line, such as hh-2b81c0: the families the harvesters belong to."),
+              required=False),
         *PRICE,
     ),
     "dispatch": (
