@@ -87,17 +87,17 @@ def check_lot_history(ledger: Ledger, seqs: Sequence[int],
     problems: list[str] = []
     wanted = sorted(set(seqs))
     neighbours = {seq - 1 for seq in wanted if seq > 0} - set(wanted)
-    stored = {s.seq: s for s in ledger.store.entries_by_seq([*wanted, *neighbours])}
-    digests = {seq: entry_hash_of_bytes(row.body) for seq, row in stored.items()}
+    stored = ledger.store.entry_bodies([*wanted, *neighbours])
+    digests = {seq: entry_hash_of_bytes(body) for seq, (_, body) in stored.items()}
     for seq in wanted:
-        row = stored.get(seq)
-        if row is None:
+        if seq not in stored:
             problems.append(f"entry {seq} is missing")
             continue
+        column_hash, body = stored[seq]
         digest = digests[seq]
-        if not digests_equal(digest, row.entry_hash):
+        if not digests_equal(digest, column_hash):
             problems.append(f"entry {seq}: bytes do not match the stored hash")
-        prev, problem = _entry_facts(seq, row.body, digest)
+        prev, problem = _entry_facts(seq, body, digest)
         if problem is not None or prev is None:
             problems.append(problem or f"entry {seq}: unreadable")
             continue

@@ -31,6 +31,7 @@ from ledger.domain.entry import Entry
 from ledger.domain.merkle import NodeKey
 from ledger.domain.state import ActorRecord, Effects, KeyRecord, LotRecord
 from ledger.errors import Conflict, NotFound
+from ledger.gc_pause import paused_gc
 from ledger.storage import tables as t
 from ledger.storage.engine import WRITE_OPTION, is_sqlite, make_engine, upgrade_schema
 from ledger.storage.records import (
@@ -61,6 +62,9 @@ _INSERT_LINKS = insert(t.lot_links)
 _INSERT_LOT_EVENTS = insert(t.lot_events)
 _INSERT_STEP = insert(t.entry_steps)
 # Every step of a lot's history, upstream to the harvests and downstream, in one query.
+_ENTRY_BODIES = text("SELECT seq, entry_hash, body FROM entries WHERE seq IN :seqs") \
+    .bindparams(bindparam("seqs", expanding=True))
+
 _PROVENANCE_STEPS = text("""
 WITH RECURSIVE up(lot) AS (
     SELECT CAST(:lot AS VARCHAR(20)) UNION
@@ -316,6 +320,17 @@ class Store:
                 .order_by(t.entries.c.seq))
             return [_stored(row) for row in rows]
 
+    def entry_bodies(self, seqs: Collection[int]) -> dict[int, tuple[bytes, bytes]]:
+        """``seq -> (entry hash column, canonical bytes)`` of many entries (what the lot
+        badge re-checks), without building full rows."""
+        out: dict[int, tuple[bytes, bytes]] = {}
+        ordered = sorted(seqs)
+        with self.engine.connect() as connection:
+            for i in range(0, len(ordered), 900):
+                rows = connection.execute(_ENTRY_BODIES, {"seqs": ordered[i:i + 900]})
+                out.update((row[0], (bytes(row[1]), bytes(row[2]))) for row in rows)
+        return out
+
     def entries_by_seq(self, seqs: Collection[int]) -> list[StoredEntry]:
         out: list[StoredEntry] = []
         ordered = sorted(seqs)
@@ -413,8 +428,11 @@ class Store:
     def provenance_steps(self, lot_id: str) -> list[dict[str, Any]]:
         """The ready timeline steps of every lot linked to ``lot_id``, in log order."""
         with self.engine.connect() as connection:
-            rows = connection.execute(_PROVENANCE_STEPS, {"lot": lot_id})
-            return [orjson.loads(row.step) for row in rows]
+            texts = [row.step for row in connection.execute(_PROVENANCE_STEPS, {"lot": lot_id})]
+        # Thousands of fresh dicts would trigger full garbage collections mid-decode (the
+        # slow tail of this query); they hold no cycles, so collection can wait.
+        with paused_gc():
+            return [orjson.loads(text) for text in texts]
 
     # -- checkpoints --------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 from ledger.domain.gs1 import parse_digital_link
 from ledger.domain.measures import UNIT_SYMBOLS, currency_exponent
 from ledger.errors import ConfigurationError, NotFound, ValidationError
+from ledger.gc_pause import paused_gc
 from ledger.lot_check import check_lot_history
 from ledger.value_share import community_share
 from web import charts
@@ -101,6 +102,13 @@ def lot_page(lot_id: str) -> Any:
     return _render_lot(lot_id)
 
 
+def _render_lot(lot_id: str) -> Any:
+    # A big history makes tens of thousands of short-lived, acyclic objects: collecting
+    # garbage halfway through only adds a slow tail, so it waits for the page to finish.
+    with paused_gc():
+        return _render_lot_page(lot_id)
+
+
 def _not_found(lot_id: str) -> Any:
     return render_template("public/not_found.html", lot_id=lot_id), 404
 
@@ -115,7 +123,7 @@ def _upstream_steps(lot_id: str) -> tuple[Any, list[dict[str, Any]]]:
     return prov, [s for s in prov.steps if set(s["lots"]) & upstream]
 
 
-def _render_lot(lot_id: str) -> Any:
+def _render_lot_page(lot_id: str) -> Any:
     ledger = get_ledger()
     try:
         prov, steps = _upstream_steps(lot_id)
