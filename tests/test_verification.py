@@ -134,6 +134,36 @@ def test_verification_state_on_disk_gives_the_same_findings(world: World,
     assert on_disk.root_hash == in_memory.root_hash
 
 
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["set", "del", "get", "has", "len"]),
+                          st.sampled_from([f"k{n}" for n in range(8)]), st.integers()),
+                max_size=60))
+def test_the_write_back_scratch_mapping_agrees_with_a_dict(
+        operations: list[tuple[str, str, int]]) -> None:
+    from ledger.storage.scratch import ScratchFile
+
+    scratch = ScratchFile()
+    try:
+        mapping = scratch.mapping("lots", cache_size=2, flush_every=3)
+        model: dict[str, int] = {}
+        for op, key, value in operations:
+            if op == "set":
+                mapping[key] = model[key] = value
+            elif op == "del" and key in model:
+                del mapping[key]
+                del model[key]
+            elif op == "get":
+                assert mapping.get(key) == model.get(key)
+            elif op == "has":
+                assert (key in mapping) == (key in model)
+            else:
+                assert len(mapping) == len(model)
+        assert sorted(mapping) == sorted(model)
+        assert {k: mapping[k] for k in mapping} == model
+    finally:
+        scratch.close()
+
+
 def test_scratch_mapping_behaves_like_a_dict() -> None:
     from ledger.storage.scratch import ScratchFile
 
