@@ -65,10 +65,13 @@ def _day(text: str) -> date:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).date()
 
 
-def _passes(trace: LotTrace, step: Mapping[str, Any], filters: Filters) -> bool:
+def _passes(trace: LotTrace, step: Mapping[str, Any], filters: Filters,
+            upstream_of_actor: frozenset[str] = frozenset()) -> bool:
     day = _day(step["at"])
+    lot = step["lots"][0]
     return ((filters.community is None or trace.community_name == filters.community)
-            and (filters.cooperative is None or filters.cooperative in trace.actors)
+            and (filters.cooperative is None or filters.cooperative in trace.actors
+                 or lot in upstream_of_actor)
             and (filters.product is None or trace.harvested_product == filters.product)
             and (filters.season is None or trace.season == filters.season)
             and (filters.start is None or day >= filters.start)
@@ -79,12 +82,45 @@ def indicators_for(ledger: Ledger, filters: Filters = Filters()) -> Indicators:
     """Every indicator over the whole ledger (one ordered read of the timeline steps)."""
     products = {p.code: p for p in ledger.store.products()}
     kinds: dict[str, str] = {a.actor_id: a.kind.value for a in ledger.store.actors()}
-    result = compute(ledger.store.iter_steps(), products, kinds, filters)
-    return result
+    reached: frozenset[str] = frozenset()
+    if filters.cooperative is not None:
+        reached = lots_upstream_of_actor(ledger.store.iter_steps(), filters.cooperative)
+    return compute(ledger.store.iter_steps(), products, kinds, filters, reached)
+
+
+def lots_upstream_of_actor(steps: Iterable[Mapping[str, Any]], actor: str) -> frozenset[str]:
+    """Lots that later passed through ``actor``: the harvests and intermediate lots its
+    own lots came from (a first pass, since the forward replay cannot see the future)."""
+    parents: dict[str, list[str]] = defaultdict(list)
+    touched: set[str] = set()
+    for step in steps:
+        lots = step["lots"]
+        if not lots:
+            continue
+        if step["actor"] == actor or step.get("to") == actor:
+            touched.update(lots)
+        kind = step["kind"]
+        if kind == "lot.split":
+            for child in step["children"]:
+                parents[child["lot"]].append(lots[0])
+        elif kind == "lots.merged":
+            parents[step["into"]].extend(lots[:-1])
+        elif kind == "lot.transformed":
+            for output in step["outputs"]:
+                parents[output["lot"]].extend(step["inputs"])
+    seen: set[str] = set()
+    stack = list(touched)
+    while stack:
+        lot = stack.pop()
+        if lot not in seen:
+            seen.add(lot)
+            stack.extend(parents.get(lot, ()))
+    return frozenset(seen)
 
 
 def compute(steps: Iterable[Mapping[str, Any]], products: Mapping[str, Product],
-            actor_kinds: Mapping[str, str], filters: Filters = Filters()) -> Indicators:
+            actor_kinds: Mapping[str, str], filters: Filters = Filters(),
+            reached: frozenset[str] = frozenset()) -> Indicators:
     lots: dict[str, LotTrace] = {}
     out = Indicators()
     volumes: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
@@ -109,7 +145,7 @@ def compute(steps: Iterable[Mapping[str, Any]], products: Mapping[str, Product],
                              step["season"], step["origin"]["community"], step["product"],
                              date.fromisoformat(step["harvest"]["end"]), {step["actor"]})
             lots[lot_ids[0]] = trace
-            if _passes(trace, step, filters):
+            if _passes(trace, step, filters, reached):
                 volumes["harvested"][key(trace)] += trace.quantity
                 harvesters.update(step.get("harvester_refs", []))
                 households.update(step.get("household_refs", []))
@@ -131,7 +167,7 @@ def compute(steps: Iterable[Mapping[str, Any]], products: Mapping[str, Product],
                 if share["role"] in COMMUNITY_ROLES:
                     parent.community[currency] = parent.community.get(currency, Decimal(0)) \
                         + share["amount"]
-            if not _passes(parent, step, filters):
+            if not _passes(parent, step, filters, reached):
                 parent.sold = True
                 continue
             for share in valuation["split"]:
@@ -165,7 +201,7 @@ def compute(steps: Iterable[Mapping[str, Any]], products: Mapping[str, Product],
         elif kind == "lot.transformed":
             inputs = [lots[x] for x in step["inputs"] if x in lots]
             total_in = sum((t.quantity for t in inputs), Decimal(0))
-            if _passes(parent, step, filters):
+            if _passes(parent, step, filters, reached):
                 volumes["processed"][key(parent)] += total_in
                 seqs["processed"].append(seq)
             total_out = sum((Decimal(o["quantity"]) for o in step["outputs"]), Decimal(0))
@@ -176,13 +212,13 @@ def compute(steps: Iterable[Mapping[str, Any]], products: Mapping[str, Product],
                 merged.unit = products[output["product"]].unit \
                     if output["product"] in products else parent.unit
                 lots[output["lot"]] = merged
-                if _passes(parent, step, filters):
+                if _passes(parent, step, filters, reached):
                     out.yields.append(_yield(parent.product, output["product"],
                                              step["process"], total_in, quantity, products,
                                              seq))
         elif kind == "lot.adjusted":
             loss = -Decimal(step["change"])
-            if _passes(parent, step, filters):
+            if _passes(parent, step, filters, reached):
                 volumes["lost"][key(parent)] += loss
                 seqs["lost"].append(seq)
             parent.quantity -= loss

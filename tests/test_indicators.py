@@ -126,3 +126,18 @@ def test_a_name_in_households_is_refused_naming_the_field(world: World) -> None:
                                "shares": "hv-g:harvesters:100"})
     assert refused.value.field and refused.value.field.startswith("households")
     assert "household reference" in refused.value.message
+
+
+def test_a_cooperative_sees_the_harvests_that_later_reached_it_and_no_sibling_branch(
+        world: World) -> None:
+    world.harvest("BN-1", quantity="100")
+    world.harvest("BN-2", quantity="40")  # never reaches the cooperative
+    world.split("BN-1", {"BN-1A": "60", "BN-1B": "40"}, by="assoc-cachoeira")
+    world.transfer("BN-1A", "assoc-cachoeira", "coop")
+    world.transfer("BN-1B", "assoc-cachoeira", "processor")  # the sibling goes elsewhere
+    coop = indicators_for(world.ledger, Filters(cooperative="coop"))
+    # by hand: BN-1 (100 kg) was harvested and later partly reached coop; BN-2 did not
+    assert coop.volumes["harvested"] == {"brazil-nut-in-shell (KGM)": Decimal("100")}
+    assert coop.harvesters == 2
+    assert [row["lot"] for row in coop.first_sales] == ["BN-1A"]  # not the sibling BN-1B
+    assert coop.volumes["sold at first sale"] == {"brazil-nut-in-shell (KGM)": Decimal("60")}

@@ -23,3 +23,9 @@ def init_i18n(app: Flask) -> None:
     Babel(app, locale_selector=select_locale)
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES
     app.jinja_env.globals["get_locale"] = get_locale
+
+    from web.public.views import money, quantity
+
+    # numbers and money in the visitor's locale, on every page
+    app.jinja_env.globals["quantity"] = quantity
+    app.jinja_env.globals["money"] = money

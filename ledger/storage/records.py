@@ -44,7 +44,7 @@ def key_to_row(key: KeyRecord) -> dict[str, Any]:
             "revoked": key.revoked}
 
 
-def lot_from_row(row: Row[Any]) -> LotRecord:
+def lot_from_row(row: Row[Any] | Any) -> LotRecord:
     pending = None
     if row.pending_to is not None:
         valuation = _valuation_from_text(row.pending_valuation)

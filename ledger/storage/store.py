@@ -8,6 +8,8 @@ and processes append one at a time, each seeing what the one before committed.
 from __future__ import annotations
 
 import json
+import re
+from collections import namedtuple
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -51,16 +53,6 @@ _LOT = select(t.lots).where(t.lots.c.lot_id == bindparam("id"))
 _HAS_EVENT = select(literal(1)).where(t.entries.c.event_id == bindparam("id"))
 _HAS_ACTORS = select(literal(1)).select_from(t.actors).limit(1)
 _HEAD = select(t.log_head).where(t.log_head.c.id == 1)
-_HEAD_FOR_UPDATE = _HEAD.with_for_update()
-_SET_HEAD = update(t.log_head).where(t.log_head.c.id == 1).values(
-    size=bindparam("size"), head_hash=bindparam("head_hash"))
-_INSERT_ENTRY = insert(t.entries)
-_INSERT_NODES = insert(t.merkle_nodes)
-_INSERT_LOT = insert(t.lots)
-_UPDATE_LOT = update(t.lots).where(t.lots.c.lot_id == bindparam("b_lot_id"))
-_INSERT_LINKS = insert(t.lot_links)
-_INSERT_LOT_EVENTS = insert(t.lot_events)
-_INSERT_STEP = insert(t.entry_steps)
 # Every step of a lot's history, upstream to the harvests and downstream, in one query.
 _ENTRY_BODIES = text("SELECT seq, entry_hash, body FROM entries WHERE seq IN :seqs") \
     .bindparams(bindparam("seqs", expanding=True))
@@ -165,26 +157,92 @@ class _Reads:
         return int(row.size), bytes(row.head_hash)
 
 
+class _Raw:
+    """One hot statement, run on the driver's cursor inside SQLAlchemy's transaction.
+
+    An append runs about a dozen small statements; SQLAlchemy's per-statement machinery
+    cost more than SQLite itself, so the append path skips it. Written with ``:name``
+    parameters (sqlite3's style), rewritten once to ``%(name)s`` for psycopg.
+    """
+
+    __slots__ = ("pg", "sqlite")
+
+    def __init__(self, sql: str) -> None:
+        self.sqlite = sql
+        self.pg = re.sub(r":([a-z_]+)", r"%(\1)s", sql)
+
+
+_LOT_COLUMNS = ("lot_id", "product", "quantity", "unit", "custodian", "status", "season",
+                "community", "pending_to", "pending_dispatch", "pending_valuation",
+                "updated_seq")
+_RAW_HEAD = _Raw("SELECT size, head_hash FROM log_head WHERE id = 1")
+_RAW_HEAD_FOR_UPDATE = _Raw("SELECT size, head_hash FROM log_head WHERE id = 1 FOR UPDATE")
+_RAW_SET_HEAD = _Raw("UPDATE log_head SET size = :size, head_hash = :head_hash WHERE id = 1")
+_RAW_HAS_EVENT = _Raw("SELECT 1 FROM entries WHERE event_id = :id")
+_RAW_LOT = _Raw("SELECT " + ", ".join(_LOT_COLUMNS) + " FROM lots WHERE lot_id = :id")
+_RAW_INSERT_ENTRY = _Raw(
+    "INSERT INTO entries (seq, entry_hash, event_id, kind, actor_id, appended_at, body) "
+    "VALUES (:seq, :entry_hash, :event_id, :kind, :actor_id, :appended_at, :body)")
+_RAW_INSERT_NODE = _Raw("INSERT INTO merkle_nodes (level, idx, hash) VALUES "
+                        "(:level, :idx, :hash)")
+_RAW_INSERT_STEP = _Raw("INSERT INTO entry_steps (seq, step) VALUES (:seq, :step)")
+_RAW_INSERT_LINK = _Raw("INSERT INTO lot_links (parent, child, seq) VALUES "
+                        "(:parent, :child, :seq)")
+_RAW_INSERT_LOT_EVENT = _Raw("INSERT INTO lot_events (lot_id, seq) VALUES (:lot_id, :seq)")
+_RAW_UPDATE_LOT = _Raw("UPDATE lots SET " + ", ".join(
+    f"{c} = :{c}" for c in _LOT_COLUMNS if c != "lot_id") + " WHERE lot_id = :lot_id")
+_RAW_INSERT_LOT = _Raw("INSERT INTO lots (" + ", ".join(_LOT_COLUMNS) + ", created_seq) "
+                       "VALUES (" + ", ".join(f":{c}" for c in _LOT_COLUMNS)
+                       + ", :created_seq)")
+_LotRow = namedtuple("_LotRow", _LOT_COLUMNS)  # type: ignore[misc]
+
+
 class AppendSession(_Reads):
     """A write transaction holding the log head; implements the rules' LedgerView."""
 
+    def __init__(self, connection: Connection, **kwargs: Any) -> None:
+        super().__init__(connection, **kwargs)
+        self._pg = connection.dialect.name == "postgresql"
+        self._cursor: Any = None
+
+    def _run(self, statement: _Raw, params: Mapping[str, Any] | None = None) -> Any:
+        if self._cursor is None:
+            self._cursor = self.connection.connection.cursor()
+        self._cursor.execute(statement.pg if self._pg else statement.sqlite, params or {})
+        return self._cursor
+
+    def _run_many(self, statement: _Raw, rows: Sequence[Mapping[str, Any]]) -> None:
+        if self._cursor is None:
+            self._cursor = self.connection.connection.cursor()
+        self._cursor.executemany(statement.pg if self._pg else statement.sqlite, rows)
+
     def lock_head(self) -> tuple[int, bytes]:
-        query = _HEAD_FOR_UPDATE if self.connection.dialect.name == "postgresql" else _HEAD
-        row = self.connection.execute(query).one()
-        return int(row.size), bytes(row.head_hash)
+        row = self._run(_RAW_HEAD_FOR_UPDATE if self._pg else _RAW_HEAD).fetchone()
+        return int(row[0]), bytes(row[1])
+
+    def head(self) -> tuple[int, bytes]:
+        row = self._run(_RAW_HEAD).fetchone()
+        return int(row[0]), bytes(row[1])
+
+    def has_event(self, event_id: str) -> bool:
+        return self._run(_RAW_HAS_EVENT, {"id": event_id}).fetchone() is not None
+
+    def lot(self, lot_id: str) -> LotRecord | None:
+        row = self._run(_RAW_LOT, {"id": lot_id}).fetchone()
+        return lot_from_row(_LotRow(*row)) if row else None
 
     def write(self, entry: Entry, effects: Effects,
               nodes: Sequence[tuple[int, int, bytes]], step: str) -> None:
         event = entry.signed.event
         seq = entry.seq
         conn = self.connection
-        conn.execute(_INSERT_ENTRY, {
+        self._run(_RAW_INSERT_ENTRY, {
             "seq": seq, "entry_hash": entry.hash, "event_id": event.id,
             "kind": event.kind.value, "actor_id": event.actor,
             "appended_at": _instant(entry), "body": entry.canonical})
-        conn.execute(_INSERT_NODES, [{"level": level, "idx": idx, "hash": digest}
-                                     for level, idx, digest in nodes])
-        conn.execute(_INSERT_STEP, {"seq": seq, "step": step})
+        self._run_many(_RAW_INSERT_NODE, [{"level": level, "idx": idx, "hash": digest}
+                                          for level, idx, digest in nodes])
+        self._run(_RAW_INSERT_STEP, {"seq": seq, "step": step})
         for actor in effects.actors:
             conn.execute(insert(t.actors).values(
                 actor_id=actor.actor_id, kind=actor.kind.value, name=actor.name, gln=actor.gln,
@@ -201,21 +259,20 @@ class AppendSession(_Reads):
                 seq=seq))
         self._write_lots(effects.lots, seq)
         if effects.links:
-            conn.execute(_INSERT_LINKS, [{"parent": parent, "child": child, "seq": seq}
-                                         for parent, child in effects.links])
+            self._run_many(_RAW_INSERT_LINK, [{"parent": parent, "child": child, "seq": seq}
+                                              for parent, child in effects.links])
         if effects.touched:
-            conn.execute(_INSERT_LOT_EVENTS, [{"lot_id": lot, "seq": seq}
-                                              for lot in dict.fromkeys(effects.touched)])
+            self._run_many(_RAW_INSERT_LOT_EVENT, [{"lot_id": lot, "seq": seq}
+                                                   for lot in dict.fromkeys(effects.touched)])
 
     def _write_lots(self, lots: Sequence[LotRecord], seq: int) -> None:
         for lot in lots:
             row = lot_to_row(lot, seq)
-            result = self.connection.execute(_UPDATE_LOT, {"b_lot_id": lot.lot_id, **row})
-            if result.rowcount == 0:
-                self.connection.execute(_INSERT_LOT, {"created_seq": seq, **row})
+            if self._run(_RAW_UPDATE_LOT, row).rowcount == 0:
+                self._run(_RAW_INSERT_LOT, {"created_seq": seq, **row})
 
     def set_head(self, size: int, head_hash: bytes) -> None:
-        self.connection.execute(_SET_HEAD, {"size": size, "head_hash": head_hash})
+        self._run(_RAW_SET_HEAD, {"size": size, "head_hash": head_hash})
 
 
 def _instant(entry: Entry) -> str:

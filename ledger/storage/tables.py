@@ -19,10 +19,14 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
+# On SQLite, an INTEGER PRIMARY KEY is the table's rowid: the log's sequence number then
+# costs no separate index (BIGINT would add one). PostgreSQL keeps a 64-bit bigint.
+SEQ = BigInteger().with_variant(Integer(), "sqlite")
+
 # The log itself. Append-only: database triggers refuse UPDATE and DELETE.
 entries = Table(
     "entries", metadata,
-    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("seq", SEQ, primary_key=True, autoincrement=False),
     Column("entry_hash", LargeBinary(32), nullable=False),
     Column("event_id", String(36), nullable=False, unique=True),
     Column("kind", String(32), nullable=False, index=True),
@@ -37,6 +41,7 @@ merkle_nodes = Table(
     Column("level", SmallInteger, primary_key=True, autoincrement=False),
     Column("idx", BigInteger, primary_key=True, autoincrement=False),
     Column("hash", LargeBinary(32), nullable=False),
+    sqlite_with_rowid=False,  # the key is the row: one b-tree, not two
 )
 
 # One row: the log's size and last entry hash. Locking it serializes appends.
@@ -120,12 +125,13 @@ lot_events = Table(
     "lot_events", metadata,
     Column("lot_id", String(20), primary_key=True),
     Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    sqlite_with_rowid=False,
 )
 
 # Each entry as a ready timeline step (JSON), written at append time: provenance reads it.
 entry_steps = Table(
     "entry_steps", metadata,
-    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("seq", SEQ, primary_key=True, autoincrement=False),
     Column("step", Text, nullable=False),
 )
 

@@ -33,6 +33,7 @@ from ledger.indicators import Filters, indicators_for
 from ledger.labels import label_info, write_sheet_pdf
 from ledger.operations import perform
 from web.auth import SessionUser, get_accounts, page_requires
+from web.public.views import quantity
 from web.services import get_ledger
 from web.workspace import bp
 from web.workspace.forms import FORMS, TITLES, error_field
@@ -102,8 +103,8 @@ def _choices(kind: str) -> dict[str, list[tuple[str, str]]]:
     actor = g.account.actor_id
     lang = _lang()
     return {
-        "lots": [(lot.lot_id, f"{lot.lot_id} · {format(lot.quantity.normalize(), 'f')} "
-                  f"{lot.unit}") for lot in _my_lots(actor)],
+        "lots": [(lot.lot_id, f"{lot.lot_id} · {quantity(lot.quantity, lot.unit)}")
+                 for lot in _my_lots(actor)],
         "actors": [(a.actor_id, a.name) for a in ledger.store.actors()
                    if a.actor_id != actor and a.kind.value != "operator"],
         "products": [(p.code, p.name(lang)) for p in ledger.store.products()],

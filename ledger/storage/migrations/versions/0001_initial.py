@@ -21,8 +21,10 @@ INITIAL_TABLES = ("entries", "merkle_nodes", "log_head", "checkpoints", "cosigna
 
 
 def _tables() -> list[sa.Table]:
-    # The first revision creates these tables as tables.py declares them (they have not
-    # changed since); later revisions spell out their own changes.
+    # The first revision creates these tables as tables.py declares them; later revisions
+    # spell out their own changes. (Before the first release, 0001 gained the SQLite
+    # rowid-aliased seq and WITHOUT ROWID node tables: ledgers made earlier keep BIGINT
+    # keys, which behave the same and are only slower to append to.)
     from ledger.storage.tables import metadata
 
     return [t for t in metadata.sorted_tables if t.name in INITIAL_TABLES]
