@@ -10,7 +10,7 @@ import click
 
 from cli.context import Context, errors_as_exit, pass_context
 from cli.output import pairs, table
-from ledger.indicators import Filters, Indicators, indicators_for
+from ledger.indicators import Filters, Indicators, indicators_for, verified_share
 
 
 def _rows(ind: Indicators) -> list[tuple[str, str, str]]:
@@ -58,26 +58,48 @@ def _json(ind: Indicators) -> dict[str, Any]:
 @click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), default=None)
 @click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), default=None)
 @click.option("--csv", "as_csv", is_flag=True, help="CSV on standard output.")
+@click.option("--verify", "verify", is_flag=True,
+              help="Also re-check the history of every lot sold to a buyer and report the "
+                   "share of that volume which verifies completely.")
 @pass_context
 def report(context: Context, community: str | None, cooperative: str | None,
            product: str | None, season: str | None, start: Any, end: Any,
-           as_csv: bool) -> None:
+           as_csv: bool, verify: bool) -> None:
     """Impact indicators computed from the ledger's entries (docs/INDICATORS.md)."""
     with errors_as_exit():
         filters = Filters(community, cooperative, product, season,
                           start.date() if start else None, end.date() if end else None)
-        ind = indicators_for(context.ledger(), filters)
+        ledger = context.ledger()
+        ind = indicators_for(ledger, filters)
+        rows = _rows(ind)
+        data = _json(ind)
+        if verify:
+            from cli.setup_commands import vkey_path
+
+            vkey = vkey_path().read_text(encoding="utf-8").strip() \
+                if vkey_path().exists() else None
+            checked = verified_share(ledger, ind, vkey)
+            data["verified_share"] = {
+                product: {"verified": format(v, "f"), "total": format(total, "f"),
+                          "share": None if checked.share(product) is None
+                          else str(checked.share(product))}
+                for product, (v, total) in checked.by_product.items()}
+            data["verified_share_failed_lots"] = checked.failed_lots
+            data["verified_share_unanchored_lots"] = checked.unanchored_lots
+            rows += [("verified share of volume sold to buyers", product,
+                      str(checked.share(product)))
+                     for product in sorted(checked.by_product)]
         if as_csv:
             writer = csv.writer(sys.stdout)
             writer.writerow(["indicator", "subject", "value"])
-            writer.writerows(_rows(ind))
+            writer.writerows(rows)
             return
 
         def human() -> None:
-            table(["INDICATOR", "SUBJECT", "VALUE"], _rows(ind))
+            table(["INDICATOR", "SUBJECT", "VALUE"], rows)
             pairs([("entries behind these figures", sum(len(v) for v in ind.entries.values()))])
 
-        context.emit(_json(ind), human)
+        context.emit(data, human)
 
 
 COMMANDS: list[click.Command] = [report]

@@ -57,6 +57,8 @@ class Indicators:
     yields: list[dict[str, Any]] = field(default_factory=list)
     days_to_final_sale: dict[str, float | None] = field(default_factory=dict)
     final_sale_lots: list[str] = field(default_factory=list)
+    # (lot, "product (unit)", quantity) of each sale to a buyer, for the verified share
+    final_sales: list[tuple[str, str, Decimal]] = field(default_factory=list)
     farm_gate_share: dict[str, Decimal | None] = field(default_factory=dict)  # per currency
     entries: dict[str, list[int]] = field(default_factory=dict)  # indicator -> seqs
 
@@ -182,6 +184,7 @@ def compute(steps: Iterable[Mapping[str, Any]], products: Mapping[str, Product],
                 volumes["sold to buyers"][key(parent)] += parent.quantity
                 days.append((_day(step["at"]) - parent.first_harvest).days)
                 out.final_sale_lots.append(lot_ids[0])
+                out.final_sales.append((lot_ids[0], key(parent), parent.quantity))
                 community_in[currency] += parent.community.get(currency, Decimal(0))
                 final_prices[currency] += valuation["price"]["amount"]
                 seqs["final_sales"].extend([sale["seq"], seq])
@@ -280,3 +283,42 @@ def _yield(source: str, target: str, process: str, total_in: Decimal, out: Decim
     return {"seq": seq, "from": source, "to": target, "process": process, "yield": ratio,
             "min": rule.yield_min if rule else None, "max": rule.yield_max if rule else None}
 
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedShare:
+    """Of the volume sold to buyers, how much has a history that verifies completely."""
+
+    by_product: dict[str, tuple[Decimal, Decimal]]  # "product (unit)" -> (verified, total)
+    failed_lots: list[str]
+    unanchored_lots: list[str]
+
+    def share(self, product: str) -> Decimal | None:
+        verified, total = self.by_product[product]
+        return (verified / total).quantize(Decimal("0.0001")) if total else None
+
+
+def verified_share(ledger: Ledger, ind: Indicators,
+                   operator_vkey: str | None = None) -> VerifiedShare:
+    """Re-check the whole upstream history of every lot sold to a buyer, as its public
+    page does (hashes, signatures, chain links, inclusion in the latest signed
+    checkpoint): its volume counts as verified only if every entry behind it passes."""
+    from ledger.lot_check import Verdict, check_lot_history
+
+    by_product: dict[str, tuple[Decimal, Decimal]] = {}
+    failed: list[str] = []
+    unanchored: list[str] = []
+    for lot, product, quantity in ind.final_sales:
+        prov = ledger.provenance(lot, with_entries=False)
+        upstream = {lot} | {parent for parent, _ in prov.upstream}
+        seqs = [s["seq"] for s in prov.steps if set(s["lots"]) & upstream]
+        verdict = check_lot_history(ledger, seqs, operator_vkey).verdict
+        verified, total = by_product.get(product, (Decimal(0), Decimal(0)))
+        if verdict is Verdict.VERIFIED:
+            verified += quantity
+        elif verdict is Verdict.UNANCHORED:
+            unanchored.append(lot)
+        else:
+            failed.append(lot)
+        by_product[product] = (verified, total + quantity)
+    return VerifiedShare(by_product, failed, unanchored)

@@ -141,3 +141,38 @@ def test_a_cooperative_sees_the_harvests_that_later_reached_it_and_no_sibling_br
     assert coop.harvesters == 2
     assert [row["lot"] for row in coop.first_sales] == ["BN-1A"]  # not the sibling BN-1B
     assert coop.volumes["sold at first sale"] == {"brazil-nut-in-shell (KGM)": Decimal("60")}
+
+
+def test_the_verified_share_of_volume_sold_to_buyers(world: World) -> None:
+    from sqlalchemy import text
+
+    from ledger.domain.note import NoteSigner
+    from ledger.indicators import verified_share
+    from ledger.keystore import generate_private_key
+    from tests.test_verification import drop_triggers
+
+    world.harvest("BN-1", quantity="100")
+    # the entry after a changed one cannot link to it either: keep BN-2's entries apart
+    world.harvest("BN-X", quantity="5")
+    world.harvest("BN-2", quantity="300")
+    world.transfer("BN-1", "assoc-cachoeira", "buyer")
+    world.transfer("BN-2", "assoc-cachoeira", "buyer")
+    ind = indicators_for(world.ledger)
+    product = "brazil-nut-in-shell (KGM)"
+    before = verified_share(world.ledger, ind)
+    assert before.share(product) == Decimal(0)  # nothing is in a signed checkpoint yet
+    assert sorted(before.unanchored_lots) == ["BN-1", "BN-2"]
+    world.ledger.sign_checkpoint(NoteSigner(world.ledger.origin, generate_private_key()))
+    assert verified_share(world.ledger, ind).share(product) == Decimal(1)
+    # change one byte of BN-1's harvest behind the ledger's back: its 100 kg drop out
+    drop_triggers(world.ledger)
+    seq = next(s["seq"] for s in world.ledger.provenance("BN-1", with_entries=False).steps
+               if s["kind"] == "lot.harvested")
+    body = world.ledger.store.entry(seq).body.replace(b'"100"', b'"900"')
+    with world.ledger.store.engine.begin() as connection:
+        connection.execute(text("UPDATE entries SET body = :b WHERE seq = :s"),
+                           {"b": body, "s": seq})
+    after = verified_share(world.ledger, ind)
+    assert after.failed_lots == ["BN-1"]
+    assert after.by_product[product] == (Decimal(300), Decimal(400))
+    assert after.share(product) == Decimal("0.75")

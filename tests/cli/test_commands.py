@@ -254,3 +254,13 @@ def test_accounts_are_created_listed_and_given_tokens(run: Invoke,
     assert weak.exit_code != 0 and "at least 10" in weak.stderr
     # a second demo run keeps the accounts (and their keys) as they are
     assert json.loads(run("--json", "demo").stdout)["accounts"]["created"] == []
+
+
+def test_report_verify_re_checks_every_lot_sold_to_a_buyer(run: Invoke) -> None:
+    run("demo")
+    data = json.loads(run("--json", "report", "--verify").stdout)
+    shares = data["verified_share"]
+    assert shares, "the demo sells lots to buyers"
+    # every demo sale is covered by a signed checkpoint whose key is in the keys folder
+    assert all(row["share"] == "1.0000" for row in shares.values()), shares
+    assert data["verified_share_failed_lots"] == []

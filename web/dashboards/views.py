@@ -10,13 +10,13 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from flask import render_template, request
+from flask import current_app, render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
 from ledger.domain.measures import UNIT_SYMBOLS
-from ledger.indicators import Filters, Indicators, indicators_for
+from ledger.indicators import Filters, Indicators, indicators_for, verified_share
 from ledger.service import Ledger
 from web.dashboards import bp
 from web.public.views import money
@@ -94,8 +94,14 @@ def dashboard_context(ind: Indicators, ledger: Ledger) -> dict[str, Any]:
                     "minimum": money(row["reference_min"], row["currency"])
                     if row["reference_min"] is not None else None}
                    for row in ind.first_sales]
+    checked = verified_share(ledger, ind, current_app.config.get("OPERATOR_VKEY"))
+    verified = [{"product": names.get(key[:-1].rsplit(" (", 1)[0], key),
+                 "share": checked.share(key), "verified": v, "total": total,
+                 "unit": UNIT_SYMBOLS.get(key[:-1].rsplit(" (", 1)[1], "")}
+                for key, (v, total) in sorted(checked.by_product.items())]
     return {"ind": ind, "charts": charts, "first_sales": first_sales,
-            "price_chart": price_over_time(ind.first_sales)}
+            "price_chart": price_over_time(ind.first_sales), "verified": verified,
+            "failed_lots": checked.failed_lots}
 
 
 @bp.get("/")
