@@ -45,6 +45,7 @@ class LotTrace:
     # Community-role payments of every upstream sale, weighted by the share of that sale's
     # lot that flowed into this one (minor units, per currency).
     community: dict[str, Decimal] = field(default_factory=dict)
+    sales: int = 0  # sales so far along the chain (the most of any input, after a merge)
 
 
 @dataclass(slots=True)
@@ -61,6 +62,10 @@ class Indicators:
     final_sales: list[tuple[str, str, Decimal]] = field(default_factory=list)
     farm_gate_share: dict[str, Decimal | None] = field(default_factory=dict)  # per currency
     entries: dict[str, list[int]] = field(default_factory=dict)  # indicator -> seqs
+    # Per sale position along the chains (1 = first sale, 2 = the next...), per currency:
+    # amounts paid to each role, and (community amount carried, price) for the share.
+    split_by_step: dict[int, dict[str, dict[str, int]]] = field(default_factory=dict)
+    share_by_step: dict[int, dict[str, Decimal]] = field(default_factory=dict)
 
 
 def _day(text: str) -> date:
@@ -134,6 +139,10 @@ def compute(steps: Iterable[Mapping[str, Any]], products: Mapping[str, Product],
     days: list[int] = []
     community_in: dict[str, Decimal] = defaultdict(Decimal)
     final_prices: dict[str, int] = defaultdict(int)
+    step_split: dict[int, dict[str, dict[str, int]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(int)))
+    step_community: dict[tuple[int, str], Decimal] = defaultdict(Decimal)
+    step_prices: dict[tuple[int, str], int] = defaultdict(int)
 
     def key(trace: LotTrace) -> str:
         return f"{trace.product} ({trace.unit})"
@@ -169,11 +178,16 @@ def compute(steps: Iterable[Mapping[str, Any]], products: Mapping[str, Product],
                 if share["role"] in COMMUNITY_ROLES:
                     parent.community[currency] = parent.community.get(currency, Decimal(0)) \
                         + share["amount"]
+            parent.sales += 1
             if not _passes(parent, step, filters, reached):
                 parent.sold = True
                 continue
+            position = parent.sales
             for share in valuation["split"]:
                 benefits[parent.season or "?"][f"{share['role']} {currency}"] += share["amount"]
+                step_split[position][currency][share["role"]] += share["amount"]
+            step_community[(position, currency)] += parent.community.get(currency, Decimal(0))
+            step_prices[(position, currency)] += valuation["price"]["amount"]
             seqs["benefits"].append(sale["seq"])
             if not parent.sold:
                 volumes["sold at first sale"][key(parent)] += parent.quantity
@@ -197,7 +211,8 @@ def compute(steps: Iterable[Mapping[str, Any]], products: Mapping[str, Product],
                 lots[child["lot"]] = LotTrace(
                     parent.product, quantity, parent.unit, parent.season, parent.community_name,
                     parent.harvested_product, parent.first_harvest, set(parent.actors),
-                    parent.sold, {c: v * fraction for c, v in parent.community.items()})
+                    parent.sold, {c: v * fraction for c, v in parent.community.items()},
+                    parent.sales)
         elif kind == "lots.merged":
             inputs = [lots[x] for x in lot_ids[:-1] if x in lots]
             lots[step["into"]] = _merged(inputs, Decimal(step["quantity"]), Decimal(1))
@@ -238,6 +253,14 @@ def compute(steps: Iterable[Mapping[str, Any]], products: Mapping[str, Product],
         currency: (community_in[currency] / final_prices[currency]).quantize(Decimal("0.0001"))
         for currency in sorted(final_prices) if final_prices[currency]}
     out.entries = dict(seqs)
+    out.split_by_step = {k: {c: dict(roles) for c, roles in v.items()}
+                         for k, v in sorted(step_split.items())}
+    shares: dict[int, dict[str, Decimal]] = defaultdict(dict)
+    for (position, currency), price in sorted(step_prices.items()):
+        if price:
+            shares[position][currency] = (step_community[(position, currency)] / price
+                                          ).quantize(Decimal("0.0001"))
+    out.share_by_step = dict(shares)
     return out
 
 
@@ -254,7 +277,7 @@ def _merged(inputs: list[LotTrace], quantity: Decimal, fraction: Decimal) -> Lot
                     first.community_name if len(names) == 1 else None,
                     first.harvested_product, min(t.first_harvest for t in inputs),
                     set().union(*(t.actors for t in inputs)), any(t.sold for t in inputs),
-                    dict(embedded))
+                    dict(embedded), max(t.sales for t in inputs))
 
 
 def _first_sale(lot: str, trace: LotTrace, sale: Mapping[str, Any],

@@ -176,3 +176,22 @@ def test_the_verified_share_of_volume_sold_to_buyers(world: World) -> None:
     assert after.failed_lots == ["BN-1"]
     assert after.by_product[product] == (Decimal(300), Decimal(400))
     assert after.share(product) == Decimal("0.75")
+
+
+def test_the_split_and_the_community_share_at_each_sale_along_the_chain(
+        world: World) -> None:
+    history(world)
+    ind = indicators_for(world.ledger)
+    # By hand, every sale splits 70/20/10 (harvesters / community fund / cooperative):
+    # 1st sales: A-1 420000 + B-1 150000 = 570000; 2nd: M-1 735000; 3rd: K-1 2940000.
+    assert ind.split_by_step == {
+        1: {"BRL": {"harvesters": 399000, "community_fund": 114000, "cooperative": 57000}},
+        2: {"BRL": {"harvesters": 514500, "community_fund": 147000, "cooperative": 73500}},
+        3: {"BRL": {"harvesters": 2058000, "community_fund": 588000, "cooperative": 294000}},
+    }
+    # Community amounts carried to each sale (90% of every sale so far) over its price:
+    # 1st: 0.9 x 570000 / 570000 = 0.9; 2nd: (513000 + 661500) / 735000 = 1.59796;
+    # 3rd: (1174500 + 2646000) / 2940000 = 1.29949 (the final-sale share above).
+    assert ind.share_by_step == {1: {"BRL": Decimal("0.9000")},
+                                 2: {"BRL": Decimal("1.5980")},
+                                 3: {"BRL": Decimal("1.2995")}}

@@ -18,8 +18,9 @@ from markupsafe import Markup, escape
 from ledger.domain.measures import UNIT_SYMBOLS
 from ledger.indicators import Filters, Indicators, indicators_for, verified_share
 from ledger.service import Ledger
+from web.charts import ROLE_COLOURS, split_bar
 from web.dashboards import bp
-from web.public.views import money
+from web.public.views import money, role_names
 from web.services import get_ledger
 
 
@@ -94,6 +95,22 @@ def dashboard_context(ind: Indicators, ledger: Ledger) -> dict[str, Any]:
                     "minimum": money(row["reference_min"], row["currency"])
                     if row["reference_min"] is not None else None}
                    for row in ind.first_sales]
+    roles = role_names()
+    sale_steps = []
+    for position, by_currency in ind.split_by_step.items():
+        for currency, by_role in sorted(by_currency.items()):
+            total = sum(by_role.values())
+            parts = sorted(by_role.items(), key=lambda item: -item[1])
+            sale_steps.append({
+                "position": position, "currency": currency, "total": money(total, currency),
+                "bar": split_bar((role, int(Decimal(amount) * 10_000 / total) if total else 0,
+                                  f"{roles.get(role, role)}: {money(amount, currency)}")
+                                 for role, amount in parts),
+                "parts": [{"role": roles.get(role, role), "amount": money(amount, currency),
+                           "colour": ROLE_COLOURS.get(role, "#cccccc"),
+                           "percent": f"{Decimal(amount) * 100 / total:.0f}" if total else "0"}
+                          for role, amount in parts],
+                "community_share": ind.share_by_step.get(position, {}).get(currency)})
     checked = verified_share(ledger, ind, current_app.config.get("OPERATOR_VKEY"))
     verified = [{"product": names.get(key[:-1].rsplit(" (", 1)[0], key),
                  "share": checked.share(key), "verified": v, "total": total,
@@ -101,7 +118,7 @@ def dashboard_context(ind: Indicators, ledger: Ledger) -> dict[str, Any]:
                 for key, (v, total) in sorted(checked.by_product.items())]
     return {"ind": ind, "charts": charts, "first_sales": first_sales,
             "price_chart": price_over_time(ind.first_sales), "verified": verified,
-            "failed_lots": checked.failed_lots}
+            "failed_lots": checked.failed_lots, "sale_steps": sale_steps}
 
 
 @bp.get("/")
