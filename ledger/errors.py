@@ -91,3 +91,31 @@ class Conflict(LedgerError):
 
 class ConfigurationError(LedgerError):
     code = "configuration_error"
+
+
+def N_(message: str) -> str:  # the gettext convention for "translate later"
+    """Marks a message for the catalogs without translating it here (the core has no
+    language): each adapter translates it in its user's language."""
+    return message
+
+
+# What each rule means to a person (not a programmer), keyed by the rule codes that
+# RuleViolation carries; the CLI and the web show it beside the precise message.
+RULE_MEANINGS: dict[str, str] = {
+    "custodian_only": N_("only the lot's current custodian can move it"),
+    "lot_active": N_("this lot was already used (split, merged, processed, dispatched or "
+                     "exhausted)"),
+    "lot_exists": N_("no lot with this code: check the code on the label or in the list of "
+                     "lots"),
+    "lot_unique": N_("a lot with this code already exists: choose a new code"),
+    "split_sums_to_100_percent": N_("the benefit shares must add up to exactly 100%"),
+    "split_sums_to_price": N_("the benefit amounts must add up to exactly the price"),
+    "split_conserves_quantity": N_("the parts must add up to exactly the lot's quantity"),
+    "merge_same_product": N_("only lots of the same product and unit can be merged"),
+    "yield_out_of_range": N_("the output quantity is outside the catalogue's yield range"),
+    "receiver_only": N_("only the actor the lot was dispatched to can receive it"),
+    "signer_authorised": N_("the key that signed is not a valid key of this actor"),
+    "event_id_unique": N_("this event was already recorded"),
+    "unit_matches_product": N_("use the product's unit of measure"),
+    "product_known": N_("unknown product: use a product code from the catalogue"),
+}

@@ -42,8 +42,9 @@ def test_the_template_holds_every_string_of_the_code(tmp_path: Path) -> None:
     out = tmp_path / "messages.pot"
     root = TRANSLATIONS.parents[1]
     subprocess.run([sys.executable, "-m", "babel.messages.frontend", "extract", "-F",
-                    str(root / "babel.cfg"), "-k", "lazy_gettext", "-k", "_l", "-o", str(out),
-                    str(root / "web")], check=True, cwd=root, capture_output=True)
+                    str(root / "babel.cfg"), "-k", "lazy_gettext", "-k", "_l", "-k", "N_", "-o",
+                    str(out), str(root / "web"), str(root / "ledger" / "errors.py")],
+                   check=True, cwd=root, capture_output=True)
     with out.open("rb") as handle:
         fresh = {m.id for m in read_po(handle) if m.id}
     with (TRANSLATIONS / "messages.pot").open("rb") as handle:

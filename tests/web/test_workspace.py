@@ -273,3 +273,16 @@ def test_the_auditor_sees_checkpoints_with_checked_consistency_and_exports(
     assert exported.data == b"".join(world.ledger.export_jsonl())
     epcis = client.get("/auditor/export/epcis")
     assert epcis.status_code == 200 and b"EPCISDocument" in epcis.data
+
+
+def test_a_rule_error_also_says_what_the_rule_means_in_the_clerks_language(
+        world: World, client: FlaskClient) -> None:
+    world.harvest("BN-1")
+    world.transfer("BN-1", "assoc-cachoeira", "coop")
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "pt-BR"
+    log_in(client, "member")
+    answer = post_form(client, "/workspace/record/adjust",
+                       {"lot": "BN-1", "loss": "1", "reason": "loss", "note": "ratos"})
+    html = answer.get_data(as_text=True)  # type: ignore[attr-defined]
+    assert "custodian" in html  # the exact message, naming the lot, field and rule
+    assert "só quem tem a custódia do lote pode movimentá-lo" in html

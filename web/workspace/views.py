@@ -23,6 +23,7 @@ from flask_login import login_user, logout_user
 
 from ledger.domain.state import LotStatus
 from ledger.errors import (
+    RULE_MEANINGS,
     ConfigurationError,
     Conflict,
     LedgerError,
@@ -122,6 +123,10 @@ def errors_by_field(error: LedgerError, fields: set[str]) -> dict[str, list[str]
             m if key or not path or m.startswith(path) else f"{path}: {m}" for m in messages)
     if isinstance(error, RuleViolation) and "" not in out and error.field not in fields:
         out[""] = [error.message]
+    meaning = RULE_MEANINGS.get(error.rule) if isinstance(error, RuleViolation) else None
+    if meaning:  # what the rule means, in the clerk's language, under the exact message
+        key = error.field if error.field in fields else ""
+        out.setdefault(key, []).append(_(meaning))
     return out
 
 
