@@ -224,3 +224,43 @@ def test_hostile_json_to_any_write_is_a_4xx_and_changes_nothing(
         assert 400 <= answer.status_code < 500, (path, body, answer.get_data(True))
         assert answer.is_json and answer.get_json()["message"]
     assert world.ledger.size() == before
+
+
+def test_server_signed_operations_lists_and_checkpoints(world: World, client: FlaskClient,
+                                                        tokens: dict[str, str]) -> None:
+    member = {"Authorization": f"Bearer {tokens['member']}"}
+    harvest = {"lot": "BN-API-1", "product": "brazil-nut-in-shell", "quantity": "120.5",
+               "season": "2024", "harvest_start": "2024-11-02", "harvest_end": "2024-12-01",
+               "community": "Seringal Cachoeira", "territory": "RESEX Chico Mendes",
+               "country": "BR", "harvesters": ["hv-3f9a2c"], "price": "441.03",
+               "currency": "BRL", "shares": ["hv-g:harvesters:90", "fund:community_fund:10"]}
+    made = client.post("/api/v1/operations/harvest", json=harvest, headers=member)
+    assert made.status_code == 201, made.get_json()
+    entry = world.ledger.entry(made.get_json()["seq"])
+    assert entry.signed.event.actor == "assoc-cachoeira"
+    again = client.post("/api/v1/operations/harvest", json=harvest, headers=member)
+    assert again.status_code == 422 and again.get_json()["rule"] == "lot_unique"
+    sent = client.post("/api/v1/operations/dispatch", headers=member, json={
+        "lot": "BN-API-1", "to": "coop", "price": "441.03", "currency": "BRL",
+        "shares": "hv-g:harvesters:100"})
+    assert sent.status_code == 201
+    coop = {"Authorization": f"Bearer {tokens['coop']}"}
+    waiting = client.get("/api/v1/pending", headers=coop).get_json()
+    assert [item["lot"] for item in waiting["items"]] == ["BN-API-1"]
+    assert client.post("/api/v1/operations/receive", json={"lot": "BN-API-1"},
+                       headers=coop).status_code == 201
+    assert world.ledger.lot("BN-API-1").custodian == "coop"
+    world.harvest("BN-API-2")
+    first = client.get("/api/v1/lots?limit=1", headers=member).get_json()
+    assert len(first["items"]) == 1 and first["next"].endswith("limit=1&offset=1")
+    second = client.get(first["next"], headers=member).get_json()
+    assert second["items"][0]["lot"] != first["items"][0]["lot"]
+    assert client.get("/api/v1/lots?limit=501", headers=member).status_code == 422
+    entries = client.get("/api/v1/entries?from=0&limit=3").get_json()
+    assert [e["seq"] for e in entries["items"]] == [0, 1, 2]
+    assert "from=3" in entries["next"]
+    note = client.post("/api/v1/checkpoints",
+                       headers={"Authorization": f"Bearer {tokens['operator']}"})
+    assert note.status_code == 201 and note.get_data(as_text=True).startswith(
+        world.ledger.origin)
+    assert world.ledger.latest_checkpoint().size == world.ledger.size()  # type: ignore[union-attr]

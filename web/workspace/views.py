@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from flask import (
     abort,
+    current_app,
     flash,
     g,
     redirect,
@@ -34,6 +35,7 @@ from ledger.indicators import Filters, indicators_for
 from ledger.labels import label_info, write_sheet_pdf
 from ledger.operations import perform
 from web.auth import SessionUser, get_accounts, page_requires
+from web.dashboards.views import dashboard_context
 from web.public.views import quantity
 from web.services import get_ledger
 from web.workspace import bp
@@ -64,10 +66,10 @@ def login() -> Any:
                                               request.form.get("password", ""))
         if account is not None:
             login_user(SessionUser(account))
-            target = url_for("auditor.status") if account.can("audit") and \
-                not account.can("workspace") else None
-            return redirect(_safe_next(request.form.get("next")) if target is None
-                            or request.form.get("next") else target)
+            if request.form.get("next"):
+                return redirect(_safe_next(request.form.get("next")))
+            start = "workspace.home" if account.can("workspace") else "auditor.status"
+            return redirect(url_for(start))
         error = _("Wrong username or password.")
     return render_template("workspace/login.html", error=error,
                            next=request.args.get("next", "")), 401 if error else 200
@@ -95,11 +97,11 @@ def home() -> Any:
     products = {p.code: p.name(_lang()) for p in ledger.store.products()}
     actor_record = ledger.store.actor(actor) if actor else None
     return render_template("workspace/home.html", lots=lots, pending=pending, recent=recent,
-                           products=products, actor=actor_record,
-                           forms=[k for k in FORMS if account.can(f"record:{k}")])
+                           products=products, actor=actor_record)
 
 
-def _choices(kind: str) -> dict[str, list[tuple[str, str]]]:
+def _choices() -> dict[str, list[tuple[str, str]]]:
+    """What the lot, actor and product pickers offer this account."""
     ledger = get_ledger()
     actor = g.account.actor_id
     lang = _lang()
@@ -166,7 +168,7 @@ def record(kind: str) -> Any:
             return receipts(errors=errors, failed_lot=values.get("lot")), status
     return render_template("workspace/record.html", kind=kind, title=TITLES[kind],
                            fields=fields, values=values, errors=errors,
-                           choices=_choices(kind)), status
+                           choices=_choices()), status
 
 
 @bp.get("/receipts")
@@ -193,8 +195,6 @@ def labels() -> Any:
         elif not set(chosen) <= mine:
             abort(403)
         else:
-            from flask import current_app
-
             ledger = get_ledger()
             base = current_app.config["PUBLIC_BASE_URL"]
             infos = [label_info(ledger, lot, base, _lang()) for lot in chosen]
@@ -214,10 +214,10 @@ def indicators() -> Any:
     """The member organisation's own figures: lots it handled, upstream and down."""
     ledger = get_ledger()
     actor = ledger.store.actor(g.account.actor_id) if g.account.actor_id else None
+    if actor is None:
+        abort(404, description="this account acts for no actor of the ledger")
     # "cooperative" filters on any actor a lot passed through: harvesters' associations,
     # cooperatives, processors and buyers alike see the lots they handled.
-    filters = Filters(cooperative=actor.actor_id if actor else "\0none")
-    from web.dashboards.views import dashboard_context
-
+    filters = Filters(cooperative=actor.actor_id)
     return render_template("workspace/indicators.html", actor=actor,
                            **dashboard_context(indicators_for(ledger, filters), ledger))
