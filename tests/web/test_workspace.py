@@ -77,7 +77,7 @@ def test_form_errors_come_from_the_core_and_sit_next_to_their_field(
     answer = post_form(client, "/workspace/record/harvest", {**HARVEST, **change})
     html = answer.get_data(as_text=True)  # type: ignore[attr-defined]
     assert answer.status_code == 422  # type: ignore[attr-defined]
-    marker = f'<p class="field-error" id="e-{field}" role="alert">'
+    marker = f'<div class="field-error" id="e-{field}" role="alert"><p>'
     assert marker in html, html[html.find("form-error"):][:400]
     message = html.split(marker, 1)[1].split("</p>", 1)[0]
     assert words in message
