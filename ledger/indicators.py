@@ -17,6 +17,7 @@ from statistics import median
 from typing import Any
 
 from ledger.domain.catalogue import Product
+from ledger.gc_pause import paused_gc
 from ledger.service import Ledger
 from ledger.value_share import COMMUNITY_ROLES
 
@@ -89,10 +90,13 @@ def indicators_for(ledger: Ledger, filters: Filters = Filters()) -> Indicators:
     """Every indicator over the whole ledger (one ordered read of the timeline steps)."""
     products = {p.code: p for p in ledger.store.products()}
     kinds: dict[str, str] = {a.actor_id: a.kind.value for a in ledger.store.actors()}
-    reached: frozenset[str] = frozenset()
-    if filters.cooperative is not None:
-        reached = lots_upstream_of_actor(ledger.store.iter_steps(), filters.cooperative)
-    return compute(ledger.store.iter_steps(), products, kinds, filters, reached)
+    # One replay builds a trace per lot: hundreds of thousands of objects, none in a
+    # cycle, so the collector's full passes over them would only slow the replay down.
+    with paused_gc():
+        reached: frozenset[str] = frozenset()
+        if filters.cooperative is not None:
+            reached = lots_upstream_of_actor(ledger.store.iter_steps(), filters.cooperative)
+        return compute(ledger.store.iter_steps(), products, kinds, filters, reached)
 
 
 def lots_upstream_of_actor(steps: Iterable[Mapping[str, Any]], actor: str) -> frozenset[str]:
