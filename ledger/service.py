@@ -190,7 +190,8 @@ class Ledger:
         lot = self.lot(lot_id)
         upstream = tuple(self.store.lot_graph(lot_id, upstream=True))
         downstream = tuple(self.store.lot_graph(lot_id, upstream=False))
-        steps = tuple(self.store.provenance_steps(lot_id))
+        linked = {lot.lot_id, *(p for p, _ in upstream), *(c for _, c in downstream)}
+        steps = tuple(self.store.steps_of_lots(linked))
         if not with_entries:
             return Provenance(lot, upstream, downstream, (), steps)
         seqs = [step["seq"] for step in steps]

@@ -26,6 +26,7 @@ EPOCH = datetime(2024, 12, 1, tzinfo=UTC)
 SPLIT = (("hv-group", "harvesters", 7000), ("assoc-fund", "community_fund", 2000),
          ("coop-share", "cooperative", 1000))
 BIG_LOT_INPUTS = 1000
+MEDIUM_LOT_INPUTS = 333  # 333 harvests x 3 entries + the merge: 1,000 upstream entries
 
 
 @dataclass
@@ -37,6 +38,7 @@ class Synthetic:
     now: datetime = EPOCH
     signers: dict[str, Signer] = field(default_factory=dict)
     big_lot: str = "EXPORT-1"
+    medium_lot: str = "EXPORT-M"
 
     def _tick(self) -> datetime:
         self.now += timedelta(seconds=1)
@@ -93,6 +95,7 @@ class Synthetic:
             ("buyer", ev.ActorKind.BUYER)]
         yield from counted([self._register(a, k) for a, k in actors])
         yield from counted(self._big_lot(communities))
+        yield from counted(self._medium_lot(communities))
         serial = 0
         while count < total:
             serial += 1
@@ -120,6 +123,18 @@ class Synthetic:
         """Independent harvests (for concurrent writers), by the first community."""
         for i in range(count):
             yield self._harvest(f"{prefix}{i:06d}", "community-0", 100)
+
+    def _medium_lot(self, communities: list[str]) -> Iterator[ev.SignedEvent]:
+        """333 harvests merged into one lot: the page benchmark's 1,000 upstream entries."""
+        members = []
+        for i in range(MEDIUM_LOT_INPUTS):
+            lot = f"MED-{i:03d}"
+            community = communities[i % len(communities)]
+            yield self._harvest(lot, community, 100)
+            yield from self._transfer(lot, community, "coop", 36600)
+            members.append(ev.LotId(lot))
+        yield self._signed("coop", ev.LotsMerged(tuple(members), ev.LotId(self.medium_lot),
+                                                 Decimal(100 * MEDIUM_LOT_INPUTS)))
 
     def _big_lot(self, communities: list[str]) -> Iterator[ev.SignedEvent]:
         """1,000 harvests merged in ten groups, then into one export lot."""

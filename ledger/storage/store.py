@@ -57,18 +57,10 @@ _HEAD = select(t.log_head).where(t.log_head.c.id == 1)
 _ENTRY_BODIES = text("SELECT seq, entry_hash, body FROM entries WHERE seq IN :seqs") \
     .bindparams(bindparam("seqs", expanding=True))
 
-_PROVENANCE_STEPS = text("""
-WITH RECURSIVE up(lot) AS (
-    SELECT CAST(:lot AS VARCHAR(20)) UNION
-    SELECT l.parent FROM lot_links l JOIN up ON l.child = up.lot
-), down(lot) AS (
-    SELECT CAST(:lot AS VARCHAR(20)) UNION
-    SELECT l.child FROM lot_links l JOIN down ON l.parent = down.lot
-), lots(lot) AS (SELECT lot FROM up UNION SELECT lot FROM down)
-SELECT s.seq, s.step FROM entry_steps s
-WHERE s.seq IN (SELECT e.seq FROM lot_events e JOIN lots ON e.lot_id = lots.lot)
-ORDER BY s.seq
-""")
+# The ready steps of a set of lots (a lot's whole graph, found by lot_graph first).
+_STEPS_OF_LOTS = text(
+    "SELECT s.seq, s.step FROM lot_events e JOIN entry_steps s ON s.seq = e.seq "
+    "WHERE e.lot_id IN :lots").bindparams(bindparam("lots", expanding=True))
 
 
 @dataclass(frozen=True, slots=True)
@@ -482,14 +474,18 @@ class Store:
         with self.engine.connect() as connection:
             return [orjson.loads(row.step) for row in connection.execute(query)]
 
-    def provenance_steps(self, lot_id: str) -> list[dict[str, Any]]:
-        """The ready timeline steps of every lot linked to ``lot_id``, in log order."""
+    def steps_of_lots(self, lots: Collection[str]) -> list[dict[str, Any]]:
+        """The ready timeline steps of every event touching ``lots``, in log order."""
+        texts: dict[int, str] = {}
+        ordered = sorted(lots)
         with self.engine.connect() as connection:
-            texts = [row.step for row in connection.execute(_PROVENANCE_STEPS, {"lot": lot_id})]
+            for i in range(0, len(ordered), 900):
+                rows = connection.execute(_STEPS_OF_LOTS, {"lots": ordered[i:i + 900]})
+                texts.update((row[0], row[1]) for row in rows)
         # Thousands of fresh dicts would trigger full garbage collections mid-decode (the
         # slow tail of this query); they hold no cycles, so collection can wait.
         with paused_gc():
-            return [orjson.loads(text) for text in texts]
+            return [orjson.loads(texts[seq]) for seq in sorted(texts)]
 
     # -- checkpoints --------------------------------------------------------------------
 
