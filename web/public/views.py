@@ -189,6 +189,14 @@ def lot_steps(lot_id: str) -> Any:
                            steps=[_view_step(s, names, roles) for s in chunk])
 
 
+def step_verbs() -> dict[str, str]:
+    """What happened at a step, in a word (the workspace's recent activity)."""
+    return {"lot.harvested": _("harvested"), "lot.dispatched": _("dispatched"),
+            "lot.received": _("received"), "lot.refused": _("refused"),
+            "lot.split": _("split"), "lots.merged": _("merged"),
+            "lot.transformed": _("processed"), "lot.adjusted": _("loss recorded")}
+
+
 def step_kind_names() -> dict[str, str]:
     return {"lot.harvested": _("harvests"), "lot.dispatched": _("sales"),
             "lot.received": _("receipts"), "lot.refused": _("refusals"),

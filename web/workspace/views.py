@@ -36,7 +36,7 @@ from ledger.labels import label_info, write_sheet_pdf
 from ledger.operations import perform
 from web.auth import SessionUser, get_accounts, page_requires
 from web.dashboards.views import dashboard_context
-from web.public.views import quantity
+from web.public.views import quantity, step_verbs
 from web.services import get_ledger
 from web.workspace import bp
 from web.workspace.forms import FORMS, TITLES, error_field
@@ -97,7 +97,7 @@ def home() -> Any:
     products = {p.code: p.name(_lang()) for p in ledger.store.products()}
     actor_record = ledger.store.actor(actor) if actor else None
     return render_template("workspace/home.html", lots=lots, pending=pending, recent=recent,
-                           products=products, actor=actor_record)
+                           products=products, actor=actor_record, verbs=step_verbs())
 
 
 def _choices() -> dict[str, list[tuple[str, str]]]:
