@@ -66,10 +66,11 @@ def raw_rates(samples: int = 3000) -> dict[str, float]:
             "sqlite_insert_commit_per_s": _rate(samples, insert)}
 
 
-def _percentiles(timings: list[float]) -> dict[str, float]:
+def percentiles(timings: list[float], prefix: str = "") -> dict[str, float]:
+    """p50 and p95 of timings in seconds, as milliseconds (``prefix`` names the clock)."""
     ordered = sorted(timings)
-    return {"p50_ms": round(statistics.median(ordered) * 1000, 2),
-            "p95_ms": round(ordered[int(len(ordered) * 0.95) - 1] * 1000, 2)}
+    return {f"{prefix}p50_ms": round(statistics.median(ordered) * 1000, 2),
+            f"{prefix}p95_ms": round(ordered[int(len(ordered) * 0.95) - 1] * 1000, 2)}
 
 
 def _timed(action: Callable[[], Any], runs: int) -> dict[str, float]:
@@ -78,7 +79,7 @@ def _timed(action: Callable[[], Any], runs: int) -> dict[str, float]:
         start = time.perf_counter()
         action()
         timings.append(time.perf_counter() - start)
-    return _percentiles(timings)
+    return percentiles(timings)
 
 
 def _concurrent_writer(url: str, events: list[dict[str, Any]], queue: Any) -> None:

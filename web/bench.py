@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from ledger.bench import percentiles
 from ledger.domain.note import NoteSigner
 from ledger.keystore import generate_private_key
 from ledger.service import Ledger
@@ -35,14 +36,8 @@ def lot_page_timings(ledger: Ledger, lot_id: str, runs: int = 60) -> dict[str, A
         timings.append(time.perf_counter() - start)
         cpu.append(time.process_time() - start_cpu)
         status = answer.status_code
-    timings = sorted(timings[warm_up:])
-    cpu = sorted(cpu[warm_up:])
     html = answer.get_data(as_text=True)
+    # CPU time is what the server itself spent on the request, whatever else the machine
+    # was doing; wall time also includes waiting for a busy CPU.
     return {"status": status, "verified_badge": "badge-verified" in html,
-            "p50_ms": round(timings[len(timings) // 2] * 1000, 1),
-            "p95_ms": round(timings[min(len(timings) - 1, int(len(timings) * 0.95))] * 1000,
-                            1),
-            # CPU time of the request: what the server itself spent, whatever else the
-            # machine was doing (wall time above includes waiting for a busy CPU)
-            "cpu_p50_ms": round(cpu[len(cpu) // 2] * 1000, 1),
-            "cpu_p95_ms": round(cpu[min(len(cpu) - 1, int(len(cpu) * 0.95))] * 1000, 1)}
+            **percentiles(timings[warm_up:]), **percentiles(cpu[warm_up:], "cpu_")}

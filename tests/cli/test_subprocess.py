@@ -81,3 +81,7 @@ def test_bench_prints_its_figures_as_json(trilha_bin: str, cli_env: dict[str, st
                 "bytes_per_entry", "provenance_big_lot", "inclusion_proof", "raw"):
         assert key in figures
     assert figures["provenance_big_lot"]["ancestor_lots"] >= 1000
+    for page in ("lot_page_big_lot", "lot_page_1000_upstream_entries"):
+        assert figures[page]["status"] == 200 and figures[page]["verified_badge"]
+        assert figures[page]["cpu_p95_ms"] > 0 and figures[page]["p95_ms"] > 0
+    assert figures["indicators_whole_chain_s"] >= 0
