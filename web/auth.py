@@ -17,6 +17,8 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, UserMixin, current_user
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.datastructures import WWWAuthenticate
+from werkzeug.exceptions import Unauthorized
 
 from ledger.accounts import Account, Accounts
 from web.services import get_ledger
@@ -84,20 +86,37 @@ def finish_auth(app: Flask) -> None:
         app.view_functions[endpoint] = limited
 
 
-def page_requires(action: str) -> Callable[[F], F]:
-    """A page for logged-in accounts whose role allows ``action`` (else login, or 403)."""
+def _requires(action: str, find: Callable[[], Account | None],
+              unauthenticated: Callable[[], Any]) -> Callable[[F], F]:
     def decorate(view: F) -> F:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            account = session_account()
+            account = find()
             if account is None:
-                return redirect(url_for("workspace.login", next=request.full_path))
+                return unauthenticated()
             if not account.can(action):
-                abort(403)
+                abort(403, description=f"role: a {account.role} account may not {action}")
             g.account = account
             return view(*args, **kwargs)
         return cast(F, wrapper)
     return decorate
+
+
+def page_requires(action: str) -> Callable[[F], F]:
+    """A page for logged-in accounts whose role allows ``action`` (else login, or 403)."""
+    return _requires(action, session_account,
+                     lambda: redirect(url_for("workspace.login", next=request.full_path)))
+
+
+def api_requires(action: str) -> Callable[[F], F]:
+    """An API route for a bearer token whose role allows ``action`` (401 / 403 otherwise)."""
+    return _requires(action, bearer_account, _no_token)
+
+
+def _no_token() -> Any:
+    raise Unauthorized(description="authorization: expected a valid bearer token "
+                                   "(Authorization: Bearer trl_...)",
+                       www_authenticate=WWWAuthenticate("bearer", {"realm": "trilha"}))
 
 
 def bearer_account() -> Account | None:
@@ -106,20 +125,3 @@ def bearer_account() -> Account | None:
     if scheme.lower() != "bearer" or not token.strip():
         return None
     return get_accounts().for_token(token.strip())
-
-
-def api_requires(action: str) -> Callable[[F], F]:
-    """An API route for a bearer token whose role allows ``action`` (401 / 403 otherwise)."""
-    def decorate(view: F) -> F:
-        @wraps(view)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            account = bearer_account()
-            if account is None:
-                abort(401, description="authorization: expected a valid bearer token "
-                      "(Authorization: Bearer trl_...)")
-            if not account.can(action):
-                abort(403, description=f"role: a {account.role} account may not {action}")
-            g.account = account
-            return view(*args, **kwargs)
-        return cast(F, wrapper)
-    return decorate

@@ -58,6 +58,10 @@ def init_app(app: Flask) -> None:
     def _http_error(error: HTTPException) -> tuple[Response | str, int]:
         status = error.code or 500
         if _wants_json():
-            return jsonify({"error": (error.name or "error").lower().replace(" ", "_"),
-                            "message": error.description or ""}), status
+            response = jsonify({"error": (error.name or "error").lower().replace(" ", "_"),
+                                "message": error.description or ""})
+            for name, value in error.get_headers():  # WWW-Authenticate, Retry-After...
+                if name.lower() != "content-type":
+                    response.headers[name] = value
+            return response, status
         return render_template("error.html", status=status, message=error.description), status

@@ -145,7 +145,9 @@ def test_tokens_are_issued_for_a_password_and_can_be_revoked(chain: World, clien
     assert client.delete("/api/v1/tokens/current", headers=bearer(token)).status_code == 204
     assert client.get("/api/v1/me", headers=bearer(token)).status_code == 401
     for forged in ("trl_" + "A" * 43, "Bearer", "x" * 5000, ""):
-        assert client.get("/api/v1/me", headers=bearer(forged)).status_code == 401
+        refused = client.get("/api/v1/me", headers=bearer(forged))
+        assert refused.status_code == 401
+        assert refused.headers["WWW-Authenticate"].lower().startswith("bearer")
 
 
 def test_login_and_token_endpoints_are_rate_limited(world: World, db_url: str) -> None:
