@@ -62,10 +62,10 @@ def demo(context: Context, base_url: str) -> None:
                               ("MQ-PGP-25-01S", t("dried maqui, Los Ríos (CLP)"))):
                 click.echo(f"  {base_url}/lots/{lot:<18} {what}")
             click.echo("  trilha provenance BN-K-25-001E   " + t("the same chain in the terminal"))
+            click.echo("  trilha verify                    " + t("re-check the whole ledger"))
             click.echo(t("workspace: {url} as {users} (password: {password}; demo only)").format(
                 url=f"{base_url}/workspace/login",
                 users=", ".join(a[0] for a in DEMO_ACCOUNTS), password=DEMO_PASSWORD))
-            click.echo("  trilha verify                    " + t("re-check the whole ledger"))
 
         context.emit(data, human)
 
