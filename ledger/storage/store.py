@@ -53,7 +53,7 @@ _LOT = select(t.lots).where(t.lots.c.lot_id == bindparam("id"))
 _HAS_EVENT = select(literal(1)).where(t.entries.c.event_id == bindparam("id"))
 _HAS_ACTORS = select(literal(1)).select_from(t.actors).limit(1)
 _HEAD = select(t.log_head).where(t.log_head.c.id == 1)
-# Every step of a lot's history, upstream to the harvests and downstream, in one query.
+# The hash column and bytes of many entries, for the lot page's badge.
 _ENTRY_BODIES = text("SELECT seq, entry_hash, body FROM entries WHERE seq IN :seqs") \
     .bindparams(bindparam("seqs", expanding=True))
 
