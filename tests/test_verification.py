@@ -181,3 +181,23 @@ def test_scratch_mapping_behaves_like_a_dict() -> None:
             mapping["k1"]
     finally:
         scratch.close()
+
+
+def test_without_an_operator_key_the_recorded_roots_are_still_compared(world: World) -> None:
+    small_history(world)
+    world.ledger.sign_checkpoint(NoteSigner("trilha.test/log", generate_private_key()))
+    world.harvest("BN-0003")
+    world.ledger.sign_checkpoint(NoteSigner("trilha.test/log", generate_private_key()))
+    report = world.ledger.verify()
+    assert report.ok and report.checkpoints_checked == 2
+    # a recorded root changed behind the ledger's back (its append-only trigger dropped)
+    with world.ledger.store.engine.begin() as connection:
+        if world.ledger.store.is_sqlite:
+            connection.execute(text("DROP TRIGGER checkpoints_no_update"))
+        else:
+            connection.execute(text("DROP TRIGGER checkpoints_append_only ON checkpoints"))
+        size = connection.execute(text("SELECT min(size) FROM checkpoints")).scalar_one()
+        connection.execute(text("UPDATE checkpoints SET root_hash = :r WHERE size = :s"),
+                           {"r": b"\x01" * 32, "s": size})
+    tampered = world.ledger.verify()
+    assert [f.rule for f in tampered.findings] == ["checkpoint_root"]
