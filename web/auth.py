@@ -61,7 +61,9 @@ def init_auth(app: Flask) -> None:
     """Before the blueprints are registered: sessions and CSRF."""
     login = LoginManager(app)
     login.login_view = "workspace.login"
-    login.session_protection = "strong"
+    # "basic", not "strong": a clerk whose address changes (a phone moving between
+    # networks, a flaky rural connection) keeps the session instead of losing the form.
+    login.session_protection = "basic"
 
     login.user_loader(_load_user)
 
