@@ -65,7 +65,7 @@ def _inputs(step: Mapping[str, Any]) -> list[str]:
 def build_bundle(ledger: Ledger, lot_id: str) -> dict[str, Any]:
     """The lot's upstream history with inclusion proofs in the latest signed checkpoint."""
     prov = ledger.provenance(lot_id, with_entries=False)
-    lots = {prov.lot.lot_id} | {parent for parent, _ in prov.upstream}
+    lots = prov.upstream_lots
     seqs = {s["seq"] for s in prov.steps if set(_inputs(s)) <= lots}
     latest = ledger.latest_checkpoint()
     if latest is None or not seqs or max(seqs) >= latest.size:

@@ -55,9 +55,7 @@ def export_epcis(ledger: Ledger, lot_id: str | None = None, *,
     if lot_id is None:
         steps = list(ledger.store.iter_steps())
     else:
-        prov = ledger.provenance(lot_id, with_entries=False)
-        lots = {prov.lot.lot_id} | {parent for parent, _ in prov.upstream}
-        steps = [s for s in prov.steps if set(s["lots"]) & lots]
+        steps = ledger.provenance(lot_id, with_entries=False).upstream_steps()
     quantities: dict[str, tuple[str, str]] = {}
     events = []
     for step in steps:

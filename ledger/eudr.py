@@ -42,8 +42,7 @@ def eudr_geojson_text(document: dict[str, Any]) -> str:
 
 def export_eudr_geojson(ledger: Ledger, lot_id: str) -> dict[str, Any]:
     prov = ledger.provenance(lot_id, with_entries=False)
-    lots = {prov.lot.lot_id} | {parent for parent, _ in prov.upstream}
-    harvests = [s for s in prov.steps if s["kind"] == "lot.harvested" and s["lots"][0] in lots]
+    harvests = [s for s in prov.upstream_steps() if s["kind"] == "lot.harvested"]
     features = []
     for step in harvests:
         product = ledger.store.product(step["product"])

@@ -337,8 +337,7 @@ def verified_share(ledger: Ledger, ind: Indicators,
     unanchored: list[str] = []
     for lot, product, quantity in ind.final_sales:
         prov = ledger.provenance(lot, with_entries=False)
-        upstream = {lot} | {parent for parent, _ in prov.upstream}
-        seqs = [s["seq"] for s in prov.steps if set(s["lots"]) & upstream]
+        seqs = [s["seq"] for s in prov.upstream_steps()]
         verdict = check_lot_history(ledger, seqs, operator_vkey).verdict
         verified, total = by_product.get(product, (Decimal(0), Decimal(0)))
         if verdict is Verdict.VERIFIED:

@@ -153,9 +153,7 @@ def label_info(ledger: Ledger, lot_id: str, base_url: str, lang: str) -> LabelIn
     prov = ledger.provenance(lot_id, with_entries=False)
     lot = prov.lot
     product = ledger.store.product(lot.product)
-    upstream = {lot.lot_id} | {parent for parent, _ in prov.upstream}
-    harvests = [s for s in prov.steps
-                if s["kind"] == "lot.harvested" and s["lots"][0] in upstream]
+    harvests = [s for s in prov.upstream_steps() if s["kind"] == "lot.harvested"]
     communities = sorted({h["origin"]["community"] for h in harvests})
     territories = sorted({h["origin"]["territory"] for h in harvests})
     starts = sorted(h["harvest"]["start"] for h in harvests)

@@ -83,6 +83,16 @@ class Provenance:
     entries: tuple[Entry, ...] = field(default=())  # every entry touching those lots
     steps: tuple[dict[str, Any], ...] = field(default=())  # the same, as timeline steps
 
+    @property
+    def upstream_lots(self) -> frozenset[str]:
+        """The lot and every lot it came from."""
+        return frozenset({self.lot.lot_id, *(parent for parent, _ in self.upstream)})
+
+    def upstream_steps(self) -> list[dict[str, Any]]:
+        """The steps that touched the lot or a lot it came from, in log order."""
+        lots = self.upstream_lots
+        return [step for step in self.steps if not lots.isdisjoint(step["lots"])]
+
 
 class Ledger:
     """One ledger: a store, a clock and a log origin name for its checkpoints."""

@@ -117,22 +117,17 @@ MAX_STEPS_ON_PAGE = 40  # the newest steps in full; older ones summarised, then 
 STEPS_PER_PAGE = 100
 
 
-def _upstream_steps(lot_id: str) -> tuple[Any, list[dict[str, Any]]]:
-    prov = get_ledger().provenance(lot_id, with_entries=False)
-    upstream = {prov.lot.lot_id} | {p for p, _ in prov.upstream}
-    return prov, [s for s in prov.steps if set(s["lots"]) & upstream]
-
-
 def _render_lot_page(lot_id: str) -> Any:
     ledger = get_ledger()
     try:
-        prov, steps = _upstream_steps(lot_id)
+        prov = ledger.provenance(lot_id, with_entries=False)
     except NotFound:
         return _not_found(lot_id)
+    steps = prov.upstream_steps()
     lot = prov.lot
     lang = _lang()
     product = ledger.store.product(lot.product)
-    upstream = {lot.lot_id} | {p for p, _ in prov.upstream}
+    upstream = prov.upstream_lots
     shown = steps[-MAX_STEPS_ON_PAGE:]
     names = _actor_names(ledger, {s["actor"] for s in shown} | {s.get("to", "") for s in shown})
     harvests = [s for s in steps if s["kind"] == "lot.harvested"]
@@ -174,9 +169,10 @@ def lot_steps(lot_id: str) -> Any:
         abort(404)
     ledger = get_ledger()
     try:
-        prov, steps = _upstream_steps(lot_id)
+        prov = ledger.provenance(lot_id, with_entries=False)
     except NotFound:
         return _not_found(lot_id)
+    steps = prov.upstream_steps()
     pages = max(1, -(-len(steps) // STEPS_PER_PAGE))
     number = int(page)
     if number > pages:
