@@ -126,9 +126,7 @@ class Accounts:
             raise ValidationError("username: expected 3-64 of a-z, 0-9, '.', '_' or '-', "
                                   f"starting with a letter or digit, got {username!r:.70}",
                                   field="username")
-        if len(password) < MIN_PASSWORD:
-            raise ValidationError(f"password: expected at least {MIN_PASSWORD} characters",
-                                  field="password")
+        password_hash = self._hash_new_password(password)
         try:
             role = Role(role)
         except ValueError as exc:
@@ -140,41 +138,37 @@ class Accounts:
         elif role not in (Role.AUDITOR, Role.OPERATOR):
             raise ValidationError(f"actor: a {role} account acts for a ledger actor",
                                   field="actor")
-        key_pem = None
-        if private_key is not None:
-            if actor_id is None:
-                raise ValidationError("actor: a signing key belongs to an actor",
-                                      field="actor")
-            self._check_key_is_current(actor_id, private_key)
-            key_pem = encrypt_private_key(private_key, self.key_passphrase)
+        key_pem = None if private_key is None else self._sealed_key(actor_id, private_key)
         row = self.rows.insert(username=username, display_name=display_name or username,
-                               role=role.value, actor_id=actor_id,
-                               password_hash=hash_password(password, log2_n=self.log2_n),
+                               role=role.value, actor_id=actor_id, password_hash=password_hash,
                                key_pem=key_pem, created_at=format_instant(self.ledger.clock()))
         return _account(row)
 
-    def _check_key_is_current(self, actor_id: str, private_key: Ed25519PrivateKey) -> None:
+    def _hash_new_password(self, password: str) -> str:
+        if len(password) < MIN_PASSWORD:
+            raise ValidationError(f"password: expected at least {MIN_PASSWORD} characters",
+                                  field="password")
+        return hash_password(password, log2_n=self.log2_n)
+
+    def _sealed_key(self, actor_id: str | None, private_key: Ed25519PrivateKey) -> bytes:
+        """The key encrypted for storage, once it is known to be a current key of the actor."""
+        if actor_id is None:
+            raise ValidationError("actor: a signing key belongs to an actor", field="actor")
         signer = Signer(private_key)
         current = {k.key_id for k in self.ledger.store.keys_of(actor_id)
                    if not k.revoked and k.not_after is None}
         if signer.key_id not in current:
             raise ValidationError(f"key: {signer.key_id} is not a current key of actor "
                                   f"{actor_id}", field="key")
+        return encrypt_private_key(private_key, self.key_passphrase)
 
     def set_key(self, username: str, private_key: Ed25519PrivateKey) -> None:
         row = self._row(username)
-        if row.actor_id is None:
-            raise ValidationError("actor: a signing key belongs to an actor", field="actor")
-        self._check_key_is_current(row.actor_id, private_key)
-        self.rows.set_fields(row.account_id,
-                             key_pem=encrypt_private_key(private_key, self.key_passphrase))
+        self.rows.set_fields(row.account_id, key_pem=self._sealed_key(row.actor_id, private_key))
 
     def set_password(self, username: str, password: str) -> None:
-        if len(password) < MIN_PASSWORD:
-            raise ValidationError(f"password: expected at least {MIN_PASSWORD} characters",
-                                  field="password")
-        self.rows.set_fields(self._row(username).account_id,
-                             password_hash=hash_password(password, log2_n=self.log2_n))
+        password_hash = self._hash_new_password(password)
+        self.rows.set_fields(self._row(username).account_id, password_hash=password_hash)
 
     def _row(self, username: str) -> AccountRow:
         row = self.rows.by_username(username)
