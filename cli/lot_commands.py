@@ -16,6 +16,7 @@ from cli.context import Context, errors_as_exit, pass_context, t
 from cli.output import pairs, table
 from ledger.errors import LedgerError
 from ledger.operations import BatchInputError, perform, perform_batch, sign_input
+from ledger.provenance_view import lot_json
 from ledger.wire.events import dump_signed_event
 
 # kind -> (help, options as (name, help, multiple))
@@ -173,14 +174,6 @@ def lot() -> None:
     """Look at lots."""
 
 
-def _lot_json(record: Any) -> dict[str, Any]:
-    return {"lot": record.lot_id, "product": record.product,
-            "quantity": format(record.quantity, "f"), "unit": record.unit,
-            "custodian": record.custodian, "status": record.status.value,
-            "season": record.season, "community": record.community,
-            "pending_to": record.pending.to if record.pending else None}
-
-
 @lot.command("show")
 @click.argument("lot_id")
 @pass_context
@@ -188,7 +181,7 @@ def lot_show(context: Context, lot_id: str) -> None:
     """Show one lot."""
     with errors_as_exit():
         record = context.ledger().lot(lot_id)
-        data = _lot_json(record)
+        data = lot_json(record)
         context.emit(data, lambda: pairs((k, v if v is not None else "-")
                                          for k, v in data.items()))
 
@@ -207,7 +200,7 @@ def lot_list(context: Context, custodian: str | None, product: str | None,
     with errors_as_exit():
         records = context.ledger().store.lots(custodian=custodian, product=product,
                                               status=status, season=season, limit=limit)
-        context.emit([_lot_json(r) for r in records],
+        context.emit([lot_json(r) for r in records],
                      lambda: table(["LOT", "PRODUCT", "QUANTITY", "CUSTODIAN", "STATUS",
                                     "SEASON"],
                                    [(r.lot_id, r.product, f"{r.quantity} {r.unit}",

@@ -9,6 +9,7 @@ from typing import Any
 
 from ledger.domain import events as ev
 from ledger.domain.entry import Entry
+from ledger.domain.state import LotRecord
 from ledger.service import Provenance
 from ledger.steps import VERBS, step_json
 
@@ -28,6 +29,15 @@ def describe_entry(entry: Entry) -> str:
         price = valuation["price"]
         text += f" for {Money(price['amount'], price['currency'])}"
     return text
+
+
+def lot_json(record: LotRecord) -> dict[str, Any]:
+    """A lot's current state, as the CLI's --json and the API give it."""
+    return {"lot": record.lot_id, "product": record.product,
+            "quantity": format(record.quantity, "f"), "unit": record.unit,
+            "custodian": record.custodian, "status": record.status.value,
+            "season": record.season, "community": record.community,
+            "pending_to": record.pending.to if record.pending else None}
 
 
 def provenance_json(prov: Provenance) -> dict[str, Any]:

@@ -114,6 +114,7 @@ def _accounts_and_writes(spec: APISpec, integer: dict[str, Any]) -> None:
         "quantity": {"type": "string", "description": "decimal, as text"},
         "unit": {"type": "string"}, "custodian": {"type": "string"},
         "status": {"type": "string"}, "season": {"type": "string", "nullable": True},
+        "community": {"type": "string", "nullable": True},
         "pending_to": {"type": "string", "nullable": True}}}
     spec.components.schema("Lot", lot)
     paging = [{"name": "limit", "in": "query", "schema": {**integer, "maximum": 500}},

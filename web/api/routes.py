@@ -9,10 +9,9 @@ from flask import Response, abort, current_app, g, jsonify, request, url_for
 
 from ledger.accounts import Account
 from ledger.domain.encoding import digests_equal
-from ledger.domain.state import LotRecord
 from ledger.errors import ConfigurationError, Conflict, NotFound, ReplayError, ValidationError
 from ledger.operations import perform
-from ledger.provenance_view import provenance_json
+from ledger.provenance_view import lot_json, provenance_json
 from ledger.wire.events import load_signed_event
 from web.api import bp
 from web.auth import api_requires, get_accounts
@@ -62,14 +61,6 @@ def _page_json(items: list[Any], limit: int, offset: int, endpoint: str,
     if len(items) == limit:
         following = url_for(endpoint, limit=limit, offset=offset + limit, **args)
     return jsonify({"items": items, "limit": limit, "offset": offset, "next": following})
-
-
-def _lot_json(record: LotRecord) -> dict[str, Any]:
-    return {"lot": record.lot_id, "product": record.product,
-            "quantity": format(record.quantity, "f"), "unit": record.unit,
-            "custodian": record.custodian, "status": record.status.value,
-            "season": record.season,
-            "pending_to": record.pending.to if record.pending else None}
 
 
 def _account_json(account: Account) -> dict[str, Any]:
@@ -159,7 +150,7 @@ def list_lots() -> Response:
     filters = {k: request.args.get(k) or None
                for k in ("custodian", "product", "status", "season", "pending_to")}
     lots = get_ledger().store.lots(limit=limit, offset=offset, **filters)
-    return _page_json([_lot_json(lot) for lot in lots], limit, offset, "api.list_lots",
+    return _page_json([lot_json(lot) for lot in lots], limit, offset, "api.list_lots",
                       **{k: v for k, v in filters.items() if v})
 
 
@@ -169,7 +160,7 @@ def pending() -> Response:
     """Deliveries dispatched to the token's actor, waiting for its receipt."""
     limit, offset = _page()
     lots = get_ledger().store.lots(pending_to=g.account.actor_id, limit=limit, offset=offset)
-    return _page_json([_lot_json(lot) for lot in lots], limit, offset, "api.pending")
+    return _page_json([lot_json(lot) for lot in lots], limit, offset, "api.pending")
 
 
 @bp.get("/entries")
@@ -241,7 +232,7 @@ def lot_bundle(lot_id: str) -> Response:
 
 @bp.get("/lots/<path:lot_id>")
 def lot(lot_id: str) -> Response:
-    return jsonify(_lot_json(get_ledger().lot(lot_id)))
+    return jsonify(lot_json(get_ledger().lot(lot_id)))
 
 
 @bp.get("/entries/<int:seq>")
