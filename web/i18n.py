@@ -5,6 +5,8 @@ from __future__ import annotations
 from flask import Flask, request
 from flask_babel import Babel, get_locale
 
+from web.formatting import money, quantity
+
 LANGUAGES = {"pt_BR": "Português", "es": "Español", "en": "English", "fr": "Français"}
 DEFAULT = "en"
 
@@ -23,9 +25,6 @@ def init_i18n(app: Flask) -> None:
     Babel(app, locale_selector=select_locale)
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES
     app.jinja_env.globals["get_locale"] = get_locale
-
-    from web.public.views import money, quantity
-
     # numbers and money in the visitor's locale, on every page
     app.jinja_env.globals["quantity"] = quantity
     app.jinja_env.globals["money"] = money

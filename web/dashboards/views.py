@@ -20,7 +20,7 @@ from ledger.indicators import Filters, Indicators, indicators_for, verified_shar
 from ledger.service import Ledger
 from web.charts import ROLE_COLOURS, split_bar
 from web.dashboards import bp
-from web.public.views import money, role_names
+from web.formatting import money, role_names
 from web.services import get_ledger
 
 

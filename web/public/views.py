@@ -7,42 +7,20 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from babel.numbers import format_currency, format_decimal, format_percent
+from babel.numbers import format_percent
 from flask import Response, abort, current_app, redirect, render_template, request, url_for
 from flask_babel import get_locale
-from flask_babel import gettext as _
 
 from ledger.domain.gs1 import parse_digital_link
-from ledger.domain.measures import UNIT_SYMBOLS, currency_exponent
+from ledger.domain.measures import UNIT_SYMBOLS
 from ledger.errors import ConfigurationError, NotFound, ValidationError
 from ledger.gc_pause import paused_gc
 from ledger.lot_check import check_lot_history
 from ledger.value_share import community_share
 from web import charts
+from web.formatting import money, quantity, role_names, step_kind_names
 from web.public import bp
 from web.services import get_ledger
-
-
-def role_names() -> dict[str, str]:
-    """Beneficiary roles in the visitor's language (literal calls, so they are extracted)."""
-    return {
-        "harvesters": _("Harvesters"), "harvester": _("Harvester"),
-        "community_fund": _("Community fund"),
-        "community_association": _("Community association"), "community": _("Community"),
-        "cooperative": _("Cooperative"), "processor": _("Processor"), "trader": _("Trader"),
-        "transport": _("Transport"), "other": _("Other"),
-    }
-
-
-
-def money(amount: int, currency: str) -> str:
-    major = Decimal(amount).scaleb(-currency_exponent(currency))
-    return str(format_currency(major, currency, locale=str(get_locale())))
-
-
-def quantity(value: str | Decimal, unit: str) -> str:
-    number = format_decimal(Decimal(value), locale=str(get_locale()))
-    return f"{number} {UNIT_SYMBOLS.get(unit, unit)}"
 
 
 def _lang() -> str:
@@ -183,21 +161,6 @@ def lot_steps(lot_id: str) -> Any:
     return render_template("public/steps.html", lot=prov.lot, names=names, page=number,
                            pages=pages, total=len(steps),
                            steps=[_view_step(s, names, roles) for s in chunk])
-
-
-def step_verbs() -> dict[str, str]:
-    """What happened at a step, in a word (the workspace's recent activity)."""
-    return {"lot.harvested": _("harvested"), "lot.dispatched": _("dispatched"),
-            "lot.received": _("received"), "lot.refused": _("refused"),
-            "lot.split": _("split"), "lots.merged": _("merged"),
-            "lot.transformed": _("processed"), "lot.adjusted": _("loss recorded")}
-
-
-def step_kind_names() -> dict[str, str]:
-    return {"lot.harvested": _("harvests"), "lot.dispatched": _("sales"),
-            "lot.received": _("receipts"), "lot.refused": _("refusals"),
-            "lot.split": _("splits"), "lots.merged": _("merges"),
-            "lot.transformed": _("processing steps"), "lot.adjusted": _("losses")}
 
 
 def _summary(steps: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

@@ -36,7 +36,7 @@ from ledger.labels import label_info, write_sheet_pdf
 from ledger.operations import perform
 from web.auth import SessionUser, get_accounts, page_requires
 from web.dashboards.views import dashboard_context
-from web.public.views import quantity, step_verbs
+from web.formatting import quantity, step_verbs
 from web.services import get_ledger
 from web.workspace import bp
 from web.workspace.forms import FORMS, TITLES, error_field
