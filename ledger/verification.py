@@ -12,6 +12,7 @@ core; the sequential checks (links, rules, tree) run here, with O(log n) tree me
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -23,7 +24,7 @@ from ledger.domain.note import Checkpoint
 from ledger.domain.rules import check_signature_crypto, decide
 from ledger.domain.state import MemoryState
 from ledger.errors import LedgerError, RuleViolation
-from ledger.wire.entries import load_entry
+from ledger.wire.entries import decode_accepted_entry, load_entry
 from ledger.wire.fields import format_instant
 
 
@@ -65,45 +66,46 @@ class Report:
 
 @dataclass(frozen=True, slots=True)
 class Checked:
-    """The outcome of the stateless checks of one entry."""
+    """The outcome of the stateless checks of one entry: small, since it crosses from a
+    worker process back to the main one (which decodes the accepted bytes itself:
+    cheaper than pickling the typed entry across)."""
 
     position: int
     raw_hash: bytes
-    entry: Entry | None
+    event_digest: bytes | None  # set when every stateless check passed
     rule: str | None = None
     problem: str | None = None
-    columns: tuple[tuple[str, object], ...] = ()
 
 
-def check_batch(batch: Sequence[tuple[int, bytes, tuple[tuple[str, object], ...]]]
-                ) -> list[Checked]:
-    """Stateless checks of a batch of (position, bytes, stored columns); runs in workers."""
+def check_batch(batch: Sequence[tuple[int, bytes]]) -> list[Checked]:
+    """Stateless checks of a batch of (position, bytes); runs in workers."""
     out = []
-    for position, body, columns in batch:
+    for position, body in batch:
         raw_hash = entry_hash_of_bytes(body)
         try:
             entry = load_entry(body)
             check_signature_crypto(entry.signed)
         except RuleViolation as exc:
-            out.append(Checked(position, raw_hash, None, exc.rule, exc.message, columns))
+            out.append(Checked(position, raw_hash, None, exc.rule, exc.message))
             continue
         except LedgerError as exc:
-            out.append(Checked(position, raw_hash, None, exc.code, exc.message, columns))
+            out.append(Checked(position, raw_hash, None, exc.code, exc.message))
             continue
-        out.append(Checked(position, raw_hash, entry, columns=columns))
+        out.append(Checked(position, raw_hash, entry.signed.digest))
     return out
 
 
 MapBatches = Callable[
-    [Callable[[Sequence[tuple[int, bytes, tuple[tuple[str, object], ...]]]], list[Checked]],
-     Iterable[Sequence[tuple[int, bytes, tuple[tuple[str, object], ...]]]]],
+    [Callable[[Sequence[tuple[int, bytes]]], list[Checked]],
+     Iterable[Sequence[tuple[int, bytes]]]],
     Iterable[list[Checked]],
 ]
+_Columns = tuple[tuple[str, object], ...]  # stored columns beside the bytes, to cross-check
 
 
 def _batches(entries: Iterable[RawEntry], size: int
-             ) -> Iterator[list[tuple[int, bytes, tuple[tuple[str, object], ...]]]]:
-    batch: list[tuple[int, bytes, tuple[tuple[str, object], ...]]] = []
+             ) -> Iterator[list[tuple[int, bytes, _Columns]]]:
+    batch: list[tuple[int, bytes, _Columns]] = []
     for raw in entries:
         columns = tuple((name, getattr(raw, name)) for name in
                         ("entry_hash", "event_id", "kind", "actor_id", "appended_at")
@@ -125,9 +127,17 @@ def verify_log(entries: Iterable[RawEntry], checkpoints: Sequence[Checkpoint] = 
     tree = CompactRange.empty()
     pending = {cp.size: cp for cp in checkpoints}
     prev = GENESIS_PREV
-    for results in map_batches(check_batch, _batches(entries, batch_size)):
-        for checked in results:
-            prev = _check_one(checked, report, state, tree, prev)
+    sent: deque[list[tuple[int, bytes, _Columns]]] = deque()
+
+    def remembered(batches: Iterable[list[tuple[int, bytes, _Columns]]]
+                   ) -> Iterator[list[tuple[int, bytes]]]:
+        for batch in batches:  # results come back in order: pair each with its batch
+            sent.append(batch)
+            yield [(position, body) for position, body, _ in batch]
+
+    for results in map_batches(check_batch, remembered(_batches(entries, batch_size))):
+        for checked, (_, body, columns) in zip(results, sent.popleft(), strict=True):
+            prev = _check_one(checked, body, columns, report, state, tree, prev)
             report.entries += 1
             cp = pending.pop(tree.size, None)
             if cp is not None:
@@ -150,17 +160,17 @@ def _finding(report: Report, checked: Checked, rule: str, message: str,
     report.findings.append(Finding(checked.position, checked.raw_hash.hex(), lot, rule, message))
 
 
-def _check_one(checked: Checked, report: Report, state: MemoryState, tree: CompactRange,
-               prev: bytes) -> bytes:
+def _check_one(checked: Checked, body: bytes, columns: _Columns,
+               report: Report, state: MemoryState, tree: CompactRange, prev: bytes) -> bytes:
     expected_seq = tree.size
     tree.append(leaf_hash(checked.raw_hash))
     if checked.position != expected_seq:
         _finding(report, checked, "seq_contiguous",
                  f"expected entry {expected_seq} here, got entry {checked.position}")
-    entry = checked.entry
-    if entry is None:
+    if checked.event_digest is None:
         _finding(report, checked, checked.rule or "entry_invalid", checked.problem or "invalid")
         return checked.raw_hash
+    entry = decode_accepted_entry(body, checked.raw_hash, checked.event_digest)
     if entry.seq != expected_seq:
         _finding(report, checked, "seq_contiguous",
                  f"seq: expected {expected_seq}, got {entry.seq}")
@@ -172,7 +182,7 @@ def _check_one(checked: Checked, report: Report, state: MemoryState, tree: Compa
             report.findings.append(Finding(
                 expected_seq - 1, prev.hex(), None, "chain_link",
                 f"entry {expected_seq} links to {entry.prev.hex()}, not to this entry"))
-    _check_columns(checked, entry, report)
+    _check_columns(checked, columns, entry, report)
     try:
         effects = decide(entry.signed, state, entry.appended_at, crypto_checked=True)
     except LedgerError as exc:
@@ -183,13 +193,14 @@ def _check_one(checked: Checked, report: Report, state: MemoryState, tree: Compa
     return entry.hash
 
 
-def _check_columns(checked: Checked, entry: Entry, report: Report) -> None:
+def _check_columns(checked: Checked, columns: _Columns, entry: Entry,
+                   report: Report) -> None:
     event = entry.signed.event
     expected: dict[str, object] = {
         "entry_hash": entry.hash, "event_id": event.id, "kind": event.kind.value,
         "actor_id": event.actor, "appended_at": format_instant(entry.appended_at),
     }
-    for name, stored in checked.columns:
+    for name, stored in columns:
         if stored != expected[name]:
             shown = stored.hex() if isinstance(stored, bytes) else stored
             _finding(report, checked, "stored_column",

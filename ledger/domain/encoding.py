@@ -2,11 +2,11 @@
 
 Canonical JSON is RFC 8785 (JCS). The reference implementation is the ``rfc8785``
 package. Ledger documents never hold floats and only small integers, and for such
-values JCS equals ``json.dumps(sort_keys=True)`` with compact separators, except for
-object keys outside the Basic Multilingual Plane (JCS sorts by UTF-16 code units,
-Python by code points). :func:`canonical_bytes` takes the fast path only when a scan
-proves it is equivalent, and falls back to ``rfc8785`` otherwise; a property test holds
-the two together.
+values JCS equals ``json.dumps(sort_keys=True)`` with compact separators (and so
+``orjson`` with sorted keys, byte for byte), except for object keys outside the Basic
+Multilingual Plane (JCS sorts by UTF-16 code units, Python by code points).
+:func:`canonical_bytes` takes the fast path only when a scan proves it is equivalent,
+and falls back to ``rfc8785`` otherwise; property tests hold the three together.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import hmac
 import json
 from typing import Any, Final
 
+import orjson
 import rfc8785
 
 from ledger.errors import EncodingError
@@ -74,11 +75,8 @@ def canonical_bytes(value: Any) -> bytes:
     """
     if _fast_path_ok(value):
         try:
-            return json.dumps(
-                value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                allow_nan=False,
-            ).encode("utf-8")
-        except (UnicodeEncodeError, ValueError) as exc:
+            return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+        except orjson.JSONEncodeError as exc:  # e.g. a lone surrogate in a string
             raise EncodingError(f"cannot canonicalise value: {exc}") from exc
     try:
         return rfc8785.dumps(value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import orjson
 from marshmallow import ValidationError as MarshmallowError
 from marshmallow import fields, validate
 
@@ -17,7 +18,13 @@ from ledger.domain.encoding import (
 from ledger.domain.entry import Entry
 from ledger.domain.events import SignedEvent
 from ledger.errors import EncodingError, ValidationError
-from ledger.wire.events import Strict, dump_signed_event, load_signed_event
+from ledger.wire import compiled
+from ledger.wire.events import (
+    Strict,
+    decode_accepted_signed_event,
+    dump_signed_event,
+    load_signed_event,
+)
 from ledger.wire.fields import Instant, format_instant
 
 
@@ -45,19 +52,37 @@ def build_entry(seq: int, prev: bytes, appended_at: datetime, signed: SignedEven
 
 def load_entry(raw: bytes) -> Entry:
     """Bytes of one entry to a typed :class:`Entry`; the bytes must be canonical JCS."""
-    document = parse_json(raw, what="entry")
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        # The strict parser says what is wrong (or parses what orjson cannot, such as
+        # integers past 64 bits, for the canonical check below to refuse).
+        document = parse_json(raw, what="entry")
     if not isinstance(document, dict):
         raise EncodingError("entry: expected a JSON object")
     if canonical_bytes(document) != raw:
+        parse_json(raw, what="entry")  # a duplicate key is the likelier story: say so
         raise EncodingError("entry: bytes are not RFC 8785 canonical JSON")
     try:
-        fields_ = _ENTRY.load(document)
+        fields_ = compiled.load(_ENTRY, document)
     except MarshmallowError as exc:
         raise ValidationError(f"entry: {exc.messages}", field="entry") from exc
     signed = load_signed_event(fields_["signed_event"])
     return Entry(seq=fields_["seq"], prev=hex_decode(fields_["prev"], field="prev"),
                  appended_at=fields_["appended_at"], signed=signed, canonical=raw,
                  hash=entry_hash_of_bytes(raw))
+
+
+def decode_accepted_entry(raw: bytes, entry_hash: bytes, event_digest: bytes) -> Entry:
+    """The typed form of bytes that :func:`load_entry` has already accepted in this run
+    (a verification worker checked them and computed both digests): the same
+    :class:`Entry`, without re-running the checks. Never for bytes from outside."""
+    document = orjson.loads(raw)
+    fields_ = compiled.load(_ENTRY, document, validate=False)
+    signed = decode_accepted_signed_event(fields_["signed_event"], event_digest)
+    return Entry(seq=fields_["seq"], prev=bytes.fromhex(fields_["prev"]),
+                 appended_at=fields_["appended_at"], signed=signed, canonical=raw,
+                 hash=entry_hash)
 
 
 def entry_document(entry: Entry) -> Any:

@@ -16,6 +16,7 @@ from ledger.domain import events as ev
 from ledger.domain.encoding import event_hash
 from ledger.domain.measures import UNITS, Money, Quantity, Share, Valuation
 from ledger.errors import EncodingError, ValidationError
+from ledger.wire import compiled
 from ledger.wire.fields import Base64Bytes, Day, DecimalText, Instant, Text
 
 ID = r"^[a-z0-9][a-z0-9-]{1,62}$"
@@ -360,17 +361,7 @@ def load_event(data: Any) -> ev.Event:
     """Outside JSON (an unsigned event) to a typed :class:`Event`, in normal form only."""
     if not isinstance(data, dict):
         raise ValidationError("event: expected a JSON object", field="event")
-    try:
-        envelope = _ENVELOPE.load(data)
-    except MarshmallowError as exc:
-        raise_validation(exc, "")
-    kind = envelope["kind"]
-    try:
-        body = _body_schema(kind).load(envelope["body"])
-    except MarshmallowError as exc:
-        raise_validation(exc, "body")
-    event = ev.Event(id=envelope["id"], kind=kind, actor=envelope["actor"], at=envelope["at"],
-                     body=body)
+    event = _event_from(data, validate=True)
     if dump_event(event) != data:
         raise ValidationError("event: not in normal form (a field is written in a way that "
                               "dumps differently, e.g. optional fields set to null)",
@@ -378,8 +369,22 @@ def load_event(data: Any) -> ev.Event:
     return event
 
 
+def _event_from(data: dict[str, Any], *, validate: bool) -> ev.Event:
+    try:
+        envelope = compiled.load(_ENVELOPE, data, validate=validate)
+    except MarshmallowError as exc:
+        raise_validation(exc, "")
+    kind = envelope["kind"]
+    try:
+        body = compiled.load(_body_schema(kind), envelope["body"], validate=validate)
+    except MarshmallowError as exc:
+        raise_validation(exc, "body")
+    return ev.Event(id=envelope["id"], kind=kind, actor=envelope["actor"], at=envelope["at"],
+                    body=body)
+
+
 def dump_event(event: ev.Event) -> dict[str, Any]:
-    body = _body_schema(event.kind).dump(_body_for_dump(event.body))
+    body = compiled.dump(_body_schema(event.kind), _body_for_dump(event.body))
     return {
         "id": event.id,
         "kind": event.kind.value,
@@ -415,7 +420,7 @@ def load_signed_event(data: Any) -> ev.SignedEvent:
     if not isinstance(data, dict):
         raise ValidationError("signed event: expected a JSON object", field="document")
     try:
-        envelope = _SIGNED.load(data)
+        envelope = compiled.load(_SIGNED, data)
     except MarshmallowError as exc:
         raise_validation(exc, "")
     event = load_event(envelope["event"])
@@ -427,8 +432,18 @@ def load_signed_event(data: Any) -> ev.SignedEvent:
                           event_json=envelope["event"], digest=digest)
 
 
+def decode_accepted_signed_event(data: dict[str, Any], digest: bytes) -> ev.SignedEvent:
+    """The typed form of a signed event that :func:`load_signed_event` has already
+    accepted, with its digest, in this run (a verification worker checked the very
+    bytes): the same values, without re-running validators or the normal-form check."""
+    envelope = compiled.load(_SIGNED, data, validate=False)
+    return ev.SignedEvent(event=_event_from(envelope["event"], validate=False),
+                          signatures=tuple(envelope["signatures"]),
+                          event_json=envelope["event"], digest=digest)
+
+
 def dump_signed_event(signed: ev.SignedEvent) -> dict[str, Any]:
     return {
         "event": signed.event_json,
-        "signatures": [_SIGNATURE.dump(sig) for sig in signed.signatures],
+        "signatures": [compiled.dump(_SIGNATURE, sig) for sig in signed.signatures],
     }
