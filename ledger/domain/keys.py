@@ -8,6 +8,7 @@ signature then verifies the same way in OpenSSL-, libsodium- and browser-based v
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from typing import Final, NewType
 
 from cryptography.exceptions import InvalidSignature
@@ -106,9 +107,15 @@ def verify_signature(public_key_raw: bytes, message: bytes, signature: bytes) ->
             or _clear_sign(public_key_raw) in _SMALL_ORDER_ENCODINGS):
         raise SignatureError("signature_invalid", "signature: small-order R or key refused")
     try:
-        Ed25519PublicKey.from_public_bytes(public_key_raw).verify(signature, message)
+        _public_key(public_key_raw).verify(signature, message)
     except (InvalidSignature, ValueError) as exc:
         raise SignatureError("signature_invalid", "signature does not verify") from exc
+
+
+@lru_cache(maxsize=4096)
+def _public_key(raw: bytes) -> Ed25519PublicKey:
+    """Decoded keys, kept: a ledger has few signers and each signs many events."""
+    return Ed25519PublicKey.from_public_bytes(raw)
 
 
 class Signer:

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, create_engine, event
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 WRITE_OPTION = "trilha_write"
+WAL_CHECKPOINT_PAGES = 10_000
 
 
 def is_sqlite(url: str) -> bool:
@@ -33,6 +34,10 @@ def make_engine(url: str) -> Engine:
         # nothing it committed); only an OS crash or power cut can lose the last commits.
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=60000")
+        # Each append dirties a dozen pages, mostly the same hot ones (the right edge of
+        # every b-tree, the log head); checkpointing every 10,000 WAL pages instead of
+        # SQLite's 1,000 copies each hot page back once instead of ten times.
+        cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -13,6 +13,7 @@ from collections import namedtuple
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -172,6 +173,8 @@ _RAW_HEAD_FOR_UPDATE = _Raw("SELECT size, head_hash FROM log_head WHERE id = 1 F
 _RAW_SET_HEAD = _Raw("UPDATE log_head SET size = :size, head_hash = :head_hash WHERE id = 1")
 _RAW_HAS_EVENT = _Raw("SELECT 1 FROM entries WHERE event_id = :id")
 _RAW_LOT = _Raw("SELECT " + ", ".join(_LOT_COLUMNS) + " FROM lots WHERE lot_id = :id")
+_KEY_COLUMNS = ("key_id", "actor_id", "public_key", "not_before", "not_after", "revoked")
+_RAW_KEY = _Raw("SELECT " + ", ".join(_KEY_COLUMNS) + " FROM keys WHERE key_id = :id")
 _RAW_INSERT_ENTRY = _Raw(
     "INSERT INTO entries (seq, entry_hash, event_id, kind, actor_id, appended_at, body) "
     "VALUES (:seq, :entry_hash, :event_id, :kind, :actor_id, :appended_at, :body)")
@@ -187,6 +190,14 @@ _RAW_INSERT_LOT = _Raw("INSERT INTO lots (" + ", ".join(_LOT_COLUMNS) + ", creat
                        "VALUES (" + ", ".join(f":{c}" for c in _LOT_COLUMNS)
                        + ", :created_seq)")
 _LotRow = namedtuple("_LotRow", _LOT_COLUMNS)  # type: ignore[misc]
+_KeyRow = namedtuple("_KeyRow", _KEY_COLUMNS)  # type: ignore[misc]
+
+
+@lru_cache(maxsize=256)
+def _lot_update(columns: tuple[str, ...]) -> _Raw:
+    """UPDATE of just these lot columns (``updated_seq`` is among them on every write)."""
+    return _Raw("UPDATE lots SET " + ", ".join(f"{c} = :{c}" for c in columns)
+                + " WHERE lot_id = :lot_id")
 
 
 class AppendSession(_Reads):
@@ -196,6 +207,9 @@ class AppendSession(_Reads):
         super().__init__(connection, **kwargs)
         self._pg = connection.dialect.name == "postgresql"
         self._cursor: Any = None
+        # Lot rows as this transaction last read or wrote them: an update then sets only
+        # the columns that changed, so the indexes on the others are not rewritten.
+        self._lot_rows: dict[str, dict[str, Any]] = {}
 
     def _run(self, statement: _Raw, params: Mapping[str, Any] | None = None) -> Any:
         if self._cursor is None:
@@ -219,9 +233,16 @@ class AppendSession(_Reads):
     def has_event(self, event_id: str) -> bool:
         return self._run(_RAW_HAS_EVENT, {"id": event_id}).fetchone() is not None
 
+    def key(self, key_id: str) -> KeyRecord | None:
+        row = self._run(_RAW_KEY, {"id": key_id}).fetchone()
+        return key_from_row(_KeyRow(*row)) if row else None
+
     def lot(self, lot_id: str) -> LotRecord | None:
         row = self._run(_RAW_LOT, {"id": lot_id}).fetchone()
-        return lot_from_row(_LotRow(*row)) if row else None
+        if not row:
+            return None
+        self._lot_rows[lot_id] = dict(zip(_LOT_COLUMNS, row, strict=True))
+        return lot_from_row(_LotRow(*row))
 
     def write(self, entry: Entry, effects: Effects,
               nodes: Sequence[tuple[int, int, bytes]], step: str) -> None:
@@ -260,8 +281,14 @@ class AppendSession(_Reads):
     def _write_lots(self, lots: Sequence[LotRecord], seq: int) -> None:
         for lot in lots:
             row = lot_to_row(lot, seq)
-            if self._run(_RAW_UPDATE_LOT, row).rowcount == 0:
+            before = self._lot_rows.get(lot.lot_id)
+            if before is not None:
+                changed = tuple(c for c in _LOT_COLUMNS if row[c] != before[c])
+                if changed:
+                    self._run(_lot_update(changed), row)
+            elif self._run(_RAW_UPDATE_LOT, row).rowcount == 0:
                 self._run(_RAW_INSERT_LOT, {"created_seq": seq, **row})
+            self._lot_rows[lot.lot_id] = row
 
     def set_head(self, size: int, head_hash: bytes) -> None:
         self._run(_RAW_SET_HEAD, {"size": size, "head_hash": head_hash})
