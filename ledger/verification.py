@@ -5,9 +5,11 @@ offline auditor all run :func:`verify_log`. It re-checks every entry hash, chain
 signature and key window, every rule and replay, and the Merkle root at every signed
 checkpoint, and reports every finding instead of stopping at the first.
 
-Stateless checks of each entry (canonical bytes, schema, signatures: the costly part)
-run through ``map_batches``, which a caller may back with a process pool to use every
-core; the sequential checks (links, rules, tree) run here, with O(log n) tree memory.
+The byte-level checks of each entry (its hash, canonical form, event digest and
+signatures: half the cost) run through ``map_batches``, which a caller may back with a
+process pool; the meaning of the same bytes (schema, normal form) and the sequential
+checks (links, rules, tree, with O(log n) memory) run here, so the work splits about
+evenly between this process and the workers and every core is busy.
 """
 
 from __future__ import annotations
@@ -15,16 +17,18 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
-from ledger.domain.encoding import digests_equal, entry_hash_of_bytes
+import orjson
+
+from ledger.domain.encoding import b64decode, digests_equal, entry_hash_of_bytes, parse_json
 from ledger.domain.entry import GENESIS_PREV, Entry
 from ledger.domain.merkle import CompactRange, leaf_hash
 from ledger.domain.note import Checkpoint
-from ledger.domain.rules import check_signature_crypto, decide
+from ledger.domain.rules import check_signature_crypto, check_signatures, decide
 from ledger.domain.state import MemoryState
-from ledger.errors import LedgerError, RuleViolation
-from ledger.wire.entries import decode_accepted_entry, load_entry
+from ledger.errors import EncodingError, LedgerError, RuleViolation
+from ledger.wire.entries import check_entry_bytes, load_entry_document
 from ledger.wire.fields import format_instant
 
 
@@ -66,33 +70,54 @@ class Report:
 
 @dataclass(frozen=True, slots=True)
 class Checked:
-    """The outcome of the stateless checks of one entry: small, since it crosses from a
-    worker process back to the main one (which decodes the accepted bytes itself:
-    cheaper than pickling the typed entry across)."""
+    """The byte-level checks of one entry, made in a worker: its hash, canonical form,
+    event digest and signatures. Small, since it crosses back to the main process,
+    which checks the meaning of the same bytes (schema, normal form, rules)."""
 
     position: int
     raw_hash: bytes
-    event_digest: bytes | None  # set when every stateless check passed
-    rule: str | None = None
-    problem: str | None = None
+    refusal: tuple[str, str] | None = None  # (rule, message): the bytes are refused
+    event_digest: bytes | None = None
+    signature_finding: tuple[str, str] | None = None
+    signatures_checked: bool = False  # False: left to the main process
 
 
 def check_batch(batch: Sequence[tuple[int, bytes]]) -> list[Checked]:
-    """Stateless checks of a batch of (position, bytes); runs in workers."""
+    """Byte-level checks of a batch of (position, bytes); runs in workers."""
     out = []
     for position, body in batch:
         raw_hash = entry_hash_of_bytes(body)
         try:
-            entry = load_entry(body)
-            check_signature_crypto(entry.signed)
-        except RuleViolation as exc:
-            out.append(Checked(position, raw_hash, None, exc.rule, exc.message))
-            continue
+            document, digest = check_entry_bytes(body)
         except LedgerError as exc:
-            out.append(Checked(position, raw_hash, None, exc.code, exc.message))
+            out.append(Checked(position, raw_hash, refusal=(_rule_of(exc), exc.message)))
             continue
-        out.append(Checked(position, raw_hash, entry.signed.digest))
+        pairs = _signature_pairs(document)
+        if digest is None or pairs is None:  # malformed: the schema check will say how
+            out.append(Checked(position, raw_hash, event_digest=digest))
+            continue
+        finding = None
+        try:
+            check_signatures(digest, pairs)
+        except LedgerError as exc:
+            finding = (_rule_of(exc), exc.message)
+        out.append(Checked(position, raw_hash, event_digest=digest,
+                           signature_finding=finding, signatures_checked=True))
     return out
+
+
+def _signature_pairs(document: dict[str, Any]) -> list[tuple[bytes, bytes]] | None:
+    """(public key, signature) of each signature, decoded as the schema decodes them;
+    None if they are not where the schema wants them."""
+    try:
+        return [(b64decode(item["public_key"], size=32), b64decode(item["signature"], size=64))
+                for item in document["signed_event"]["signatures"]]
+    except (KeyError, TypeError, EncodingError):
+        return None
+
+
+def _rule_of(exc: LedgerError) -> str:
+    return exc.rule if isinstance(exc, RuleViolation) else exc.code
 
 
 MapBatches = Callable[
@@ -167,10 +192,20 @@ def _check_one(checked: Checked, body: bytes, columns: _Columns,
     if checked.position != expected_seq:
         _finding(report, checked, "seq_contiguous",
                  f"expected entry {expected_seq} here, got entry {checked.position}")
-    if checked.event_digest is None:
-        _finding(report, checked, checked.rule or "entry_invalid", checked.problem or "invalid")
+    if checked.refusal is not None:
+        _finding(report, checked, *checked.refusal)
         return checked.raw_hash
-    entry = decode_accepted_entry(body, checked.raw_hash, checked.event_digest)
+    try:
+        entry = load_entry_document(_parsed(body), body, checked.raw_hash,
+                                    checked.event_digest)
+        if not checked.signatures_checked:
+            check_signature_crypto(entry.signed)
+    except LedgerError as exc:
+        _finding(report, checked, _rule_of(exc), exc.message)
+        return checked.raw_hash
+    if checked.signature_finding is not None:
+        _finding(report, checked, *checked.signature_finding)
+        return checked.raw_hash
     if entry.seq != expected_seq:
         _finding(report, checked, "seq_contiguous",
                  f"seq: expected {expected_seq}, got {entry.seq}")
@@ -186,11 +221,17 @@ def _check_one(checked: Checked, body: bytes, columns: _Columns,
     try:
         effects = decide(entry.signed, state, entry.appended_at, crypto_checked=True)
     except LedgerError as exc:
-        rule = exc.rule if isinstance(exc, RuleViolation) else exc.code
-        _finding(report, checked, rule, exc.message, exc.lot)
+        _finding(report, checked, _rule_of(exc), exc.message, exc.lot)
     else:
         state.apply(entry.event_id, effects)
     return entry.hash
+
+
+def _parsed(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:  # bytes only the strict parser reads (see check_entry_bytes)
+        return parse_json(body, what="entry")
 
 
 def _check_columns(checked: Checked, columns: _Columns, entry: Entry,

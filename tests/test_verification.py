@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 import io
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from ledger.domain.encoding import entry_hash_of_bytes
+from ledger.domain.encoding import canonical_bytes, entry_hash_of_bytes
 from ledger.domain.merkle import leaf_hash, root_of_leaves
 from ledger.domain.note import Checkpoint, NoteSigner, NoteVerifier
 from ledger.keystore import generate_private_key
@@ -201,3 +204,48 @@ def test_without_an_operator_key_the_recorded_roots_are_still_compared(world: Wo
                            {"r": b"\x01" * 32, "s": size})
     tampered = world.ledger.verify()
     assert [f.rule for f in tampered.findings] == ["checkpoint_root"]
+
+
+def _rewritten(line: bytes, change: object) -> bytes:
+    """The entry with ``change(document)`` applied, re-encoded canonically (so only the
+    meaning differs: the bytes pass the canonical check)."""
+    document = json.loads(line)
+    change(document)  # type: ignore[operator]
+    return canonical_bytes(document)
+
+
+def _findings_at(lines: list[bytes], seq: int, workers: int) -> set[str]:
+    report = run_verification(read_jsonl(lines), [], workers=workers)
+    return {finding.rule for finding in report.findings if finding.seq == seq}
+
+
+def _flip_signature(document: dict[str, Any]) -> None:
+    signature = document["signed_event"]["signatures"][0]
+    raw = bytearray(base64.b64decode(signature["signature"]))
+    raw[5] ^= 1
+    signature["signature"] = base64.b64encode(bytes(raw)).decode()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_each_kind_of_damage_is_named_by_the_check_that_owns_it(exported: list[bytes],
+                                                                workers: int) -> None:
+    seq = 5
+    cases: dict[str, object] = {
+        # Byte level (worker): a signature that does not verify over the event digest.
+        "signature_invalid": _flip_signature,
+        # Schema level (main process): a signature that is not even base64.
+        "validation_error": lambda d: d["signed_event"]["signatures"][0].update(
+            signature="not base64!"),
+        # Both: the schema's refusal comes first, as load_entry gives it.
+        "validation_error ": lambda d: (_flip_signature(d),
+                                        d["signed_event"]["event"].update(kind="lot.eaten")),
+    }
+    for rule, change in cases.items():
+        lines = [*exported[:seq], _rewritten(exported[seq], change), *exported[seq + 1:]]
+        found = _findings_at(lines, seq, workers)
+        assert rule.strip() in found, (rule, found)
+        assert "signature_invalid" not in found or rule == "signature_invalid"
+    # Bytes that are not canonical are refused before any meaning is read.
+    spaced = exported[seq].replace(b'{"appended_at"', b'{ "appended_at"', 1)
+    lines = [*exported[:seq], spaced, *exported[seq + 1:]]
+    assert "encoding_error" in _findings_at(lines, seq, workers)

@@ -8,6 +8,7 @@ It does no I/O: the store and the verifier call this same function.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import NoReturn
 
@@ -35,13 +36,19 @@ MAX_CLOCK_SKEW = timedelta(minutes=5)
 
 def check_signature_crypto(signed: SignedEvent) -> None:
     """Every signature verifies over the event digest (stateless; parallelisable)."""
-    if not signed.signatures:
+    check_signatures(signed.digest, [(sig.public_key, sig.signature)
+                                     for sig in signed.signatures])
+
+
+def check_signatures(digest: bytes, signatures: Sequence[tuple[bytes, bytes]]) -> None:
+    """Every (public key, signature) verifies over the event ``digest``."""
+    if not signatures:
         raise SignatureError("signature_missing", "signatures: expected at least one, got none",
                              field="signatures")
-    message = event_signature_message(signed.digest)
-    for index, sig in enumerate(signed.signatures):
+    message = event_signature_message(digest)
+    for index, (public_key, signature) in enumerate(signatures):
         try:
-            verify_signature(sig.public_key, message, sig.signature)
+            verify_signature(public_key, message, signature)
         except SignatureError as exc:
             raise SignatureError("signature_invalid",
                                  f"signatures[{index}]: signature does not verify",

@@ -30,7 +30,7 @@ def actor_from_row(row: Row[Any]) -> ActorRecord:
     return ActorRecord(ActorId(row.actor_id), ActorKind(row.kind), row.name, row.gln)
 
 
-def key_from_row(row: Row[Any]) -> KeyRecord:
+def key_from_row(row: Row[Any] | Any) -> KeyRecord:
     return KeyRecord(row.key_id, ActorId(row.actor_id), bytes(row.public_key),
                      parse_instant(row.not_before),
                      parse_instant(row.not_after) if row.not_after else None,

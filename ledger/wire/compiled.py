@@ -37,18 +37,13 @@ class NotCompilable(Exception):
     """The schema uses a feature the compiler does not model."""
 
 
-_LOADERS: dict[tuple[int, bool], tuple[Schema, Load | None]] = {}
+_LOADERS: dict[int, tuple[Schema, Load | None]] = {}
 _DUMPERS: dict[int, tuple[Schema, Dump | None]] = {}
 
 
-def load(schema: Schema, data: Any, *, validate: bool = True) -> Any:
-    """``schema.load(data)``, through the compiled loader when it can answer.
-
-    ``validate=False`` skips the field validators (they only ever raise, never change a
-    value): only for data this process has already loaded with them, such as entries
-    a verification worker has checked.
-    """
-    compiled = loader(schema, validate=validate)
+def load(schema: Schema, data: Any) -> Any:
+    """``schema.load(data)``, through the compiled loader when it can answer."""
+    compiled = loader(schema)
     if compiled is not None:
         try:
             return compiled(data)
@@ -63,15 +58,15 @@ def dump(schema: Schema, obj: Any) -> Any:
     return schema.dump(obj) if compiled is None else compiled(obj)
 
 
-def loader(schema: Schema, *, validate: bool = True) -> Load | None:
+def loader(schema: Schema) -> Load | None:
     """The compiled loader of ``schema`` (built once per instance), or None."""
-    cached = _LOADERS.get((id(schema), validate))
+    cached = _LOADERS.get(id(schema))
     if cached is None or cached[0] is not schema:
         try:
-            compiled: Load | None = _compile_load(schema, validate)
+            compiled: Load | None = _compile_load(schema)
         except NotCompilable:
             compiled = None
-        cached = _LOADERS[(id(schema), validate)] = (schema, compiled)
+        cached = _LOADERS[id(schema)] = (schema, compiled)
     return cached[1]
 
 
@@ -95,7 +90,7 @@ def _check_schema(schema: Schema, hooks: tuple[str, ...]) -> None:
             raise NotCompilable(f"{type(schema).__name__} has {tag} hooks")
 
 
-def _compile_load(schema: Schema, validate: bool) -> Load:
+def _compile_load(schema: Schema) -> Load:
     """Generate straight-line Python for ``schema``: one block per field, no loops."""
     _check_schema(schema, (PRE_LOAD, VALIDATES, SCHEMA_VALIDATORS))
     from marshmallow import EXCLUDE, RAISE
@@ -126,7 +121,7 @@ def _compile_load(schema: Schema, validate: bool) -> Load:
             lines.append(f"        out[N{index}] = D{index}{call}")
         lines.append("    else:")
         lines += ["        " + line for line in _field_lines(field, f"F{index}", scope,
-                                                             validate, f"K{index}")]
+                                                             f"K{index}")]
         lines.append(f"        out[N{index}] = x")
     lines.append("    result = out")
     for index, (attr_name, many, kwargs) in enumerate(schema._hooks[POST_LOAD]):
@@ -145,14 +140,14 @@ def _define(name: str, lines: list[str], scope: dict[str, Any], what: str) -> An
 
 
 def _field_lines(field: fields.Field[Any], prefix: str, scope: dict[str, Any],
-                 validate: bool, key: str) -> list[str]:
+                 key: str) -> list[str]:
     """Lines that turn a present input value ``v`` into ``x``, or raise Fallback."""
     if field.pre_load or field.post_load:
         raise NotCompilable("field processors")
     lines = ["if v is None:", "    x = None" if field.allow_none else "    raise Fallback",
              "else:"]
-    body = _convert_lines(field, prefix, scope, validate, key)
-    for index, validator in enumerate(field.validators if validate else ()):
+    body = _convert_lines(field, prefix, scope, key)
+    for index, validator in enumerate(field.validators):
         if not isinstance(validator, Validator):
             raise NotCompilable("plain-function validators")
         if type(validator) is Regexp:
@@ -165,7 +160,7 @@ def _field_lines(field: fields.Field[Any], prefix: str, scope: dict[str, Any],
 
 
 def _convert_lines(field: fields.Field[Any], prefix: str, scope: dict[str, Any],
-                   validate: bool, key: str) -> list[str]:
+                   key: str) -> list[str]:
     # The two commonest fields, written out: for a str (an int) input marshmallow's own
     # conversion returns the input itself; any other input takes the schema's path.
     if type(field) is fields.String:
@@ -175,12 +170,12 @@ def _convert_lines(field: fields.Field[Any], prefix: str, scope: dict[str, Any],
     if isinstance(field, fields.Nested):
         if field.many or field.unknown is not None or field.only or field.exclude:
             raise NotCompilable("nested options")
-        scope[f"{prefix}S"] = _compile_load(field.schema, validate)
+        scope[f"{prefix}S"] = _compile_load(field.schema)
         return [f"x = {prefix}S(v)"]
     if isinstance(field, fields.List):
         # List deserializes each item with the inner field, without a key or data.
         item = ["def item(v):"] + ["    " + line for line in _field_lines(
-            field.inner, f"{prefix}I", scope, validate, "None")] + ["    return x"]
+            field.inner, f"{prefix}I", scope, "None")] + ["    return x"]
         scope[f"{prefix}L"] = _define("item", item, dict(scope), "list item")
         return ["if type(v) is not list: raise Fallback",
                 f"x = [{prefix}L(each) for each in v]"]

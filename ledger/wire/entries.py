@@ -12,6 +12,7 @@ from marshmallow import fields, validate
 from ledger.domain.encoding import (
     canonical_bytes,
     entry_hash_of_bytes,
+    event_hash,
     hex_decode,
     parse_json,
 )
@@ -19,12 +20,7 @@ from ledger.domain.entry import Entry
 from ledger.domain.events import SignedEvent
 from ledger.errors import EncodingError, ValidationError
 from ledger.wire import compiled
-from ledger.wire.events import (
-    Strict,
-    decode_accepted_signed_event,
-    dump_signed_event,
-    load_signed_event,
-)
+from ledger.wire.events import Strict, dump_signed_event, load_signed_event
 from ledger.wire.fields import Instant, format_instant
 
 
@@ -52,6 +48,14 @@ def build_entry(seq: int, prev: bytes, appended_at: datetime, signed: SignedEven
 
 def load_entry(raw: bytes) -> Entry:
     """Bytes of one entry to a typed :class:`Entry`; the bytes must be canonical JCS."""
+    document, digest = check_entry_bytes(raw)
+    return load_entry_document(document, raw, entry_hash_of_bytes(raw), digest)
+
+
+def check_entry_bytes(raw: bytes) -> tuple[dict[str, Any], bytes | None]:
+    """The byte-level half of :func:`load_entry`: ``raw`` is JSON in RFC 8785 canonical
+    form. Returns the parsed document and the digest of its event (None when there is no
+    event object for the schema-level half to find)."""
     try:
         document = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -63,24 +67,21 @@ def load_entry(raw: bytes) -> Entry:
     if canonical_bytes(document) != raw:
         parse_json(raw, what="entry")  # a duplicate key is the likelier story: say so
         raise EncodingError("entry: bytes are not RFC 8785 canonical JSON")
+    signed = document.get("signed_event")
+    event = signed.get("event") if isinstance(signed, dict) else None
+    return document, event_hash(event) if isinstance(event, dict) else None
+
+
+def load_entry_document(document: dict[str, Any], raw: bytes, entry_hash: bytes,
+                        event_digest: bytes | None) -> Entry:
+    """The schema-level half of :func:`load_entry`, for a document that
+    :func:`check_entry_bytes` returned for ``raw`` with these digests."""
     try:
         fields_ = compiled.load(_ENTRY, document)
     except MarshmallowError as exc:
         raise ValidationError(f"entry: {exc.messages}", field="entry") from exc
-    signed = load_signed_event(fields_["signed_event"])
+    signed = load_signed_event(fields_["signed_event"], digest=event_digest)
     return Entry(seq=fields_["seq"], prev=hex_decode(fields_["prev"], field="prev"),
-                 appended_at=fields_["appended_at"], signed=signed, canonical=raw,
-                 hash=entry_hash_of_bytes(raw))
-
-
-def decode_accepted_entry(raw: bytes, entry_hash: bytes, event_digest: bytes) -> Entry:
-    """The typed form of bytes that :func:`load_entry` has already accepted in this run
-    (a verification worker checked them and computed both digests): the same
-    :class:`Entry`, without re-running the checks. Never for bytes from outside."""
-    document = orjson.loads(raw)
-    fields_ = compiled.load(_ENTRY, document, validate=False)
-    signed = decode_accepted_signed_event(fields_["signed_event"], event_digest)
-    return Entry(seq=fields_["seq"], prev=bytes.fromhex(fields_["prev"]),
                  appended_at=fields_["appended_at"], signed=signed, canonical=raw,
                  hash=entry_hash)
 

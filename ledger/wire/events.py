@@ -361,22 +361,22 @@ def load_event(data: Any) -> ev.Event:
     """Outside JSON (an unsigned event) to a typed :class:`Event`, in normal form only."""
     if not isinstance(data, dict):
         raise ValidationError("event: expected a JSON object", field="event")
-    event = _event_from(data, validate=True)
-    if dump_event(event) != data:
+    event = _event_from(data)
+    if not _dumps_back_to(event, data):
         raise ValidationError("event: not in normal form (a field is written in a way that "
                               "dumps differently, e.g. optional fields set to null)",
                               field="event")
     return event
 
 
-def _event_from(data: dict[str, Any], *, validate: bool) -> ev.Event:
+def _event_from(data: dict[str, Any]) -> ev.Event:
     try:
-        envelope = compiled.load(_ENVELOPE, data, validate=validate)
+        envelope = compiled.load(_ENVELOPE, data)
     except MarshmallowError as exc:
         raise_validation(exc, "")
     kind = envelope["kind"]
     try:
-        body = compiled.load(_body_schema(kind), envelope["body"], validate=validate)
+        body = compiled.load(_body_schema(kind), envelope["body"])
     except MarshmallowError as exc:
         raise_validation(exc, "body")
     return ev.Event(id=envelope["id"], kind=kind, actor=envelope["actor"], at=envelope["at"],
@@ -384,14 +384,45 @@ def _event_from(data: dict[str, Any], *, validate: bool) -> ev.Event:
 
 
 def dump_event(event: ev.Event) -> dict[str, Any]:
-    body = compiled.dump(_body_schema(event.kind), _body_for_dump(event.body))
-    return {
-        "id": event.id,
-        "kind": event.kind.value,
-        "actor": event.actor,
-        "at": _ENVELOPE.fields["at"].serialize("at", {"at": event.at}),
-        "body": _drop_none(body),
-    }
+    return {**_envelope_dump(event), "body": _drop_none(_body_dump(event))}
+
+
+def _envelope_dump(event: ev.Event) -> dict[str, Any]:
+    return {"id": event.id, "kind": event.kind.value, "actor": event.actor,
+            "at": _ENVELOPE.fields["at"].serialize("at", {"at": event.at})}
+
+
+def _body_dump(event: ev.Event) -> Any:
+    return compiled.dump(_body_schema(event.kind), _body_for_dump(event.body))
+
+
+def _dumps_back_to(event: ev.Event, data: dict[str, Any]) -> bool:
+    """``dump_event(event) == data``, without building the dump's None-free copy."""
+    envelope = _envelope_dump(event)
+    return (data.keys() == _EVENT_KEYS and all(data[k] == v for k, v in envelope.items())
+            and _equal_without_none(_body_dump(event), data["body"]))
+
+
+_EVENT_KEYS = frozenset(("id", "kind", "actor", "at", "body"))
+
+
+def _equal_without_none(dumped: Any, data: Any) -> bool:
+    """``_drop_none(dumped) == data``, in one walk."""
+    if isinstance(dumped, dict):
+        if not isinstance(data, dict):
+            return False
+        present = 0
+        for key, value in dumped.items():
+            if value is None:
+                continue
+            present += 1
+            if key not in data or not _equal_without_none(value, data[key]):
+                return False
+        return present == len(data)
+    if isinstance(dumped, list):
+        return (isinstance(data, list) and len(dumped) == len(data)
+                and all(map(_equal_without_none, dumped, data)))
+    return bool(dumped == data)
 
 
 def _body_for_dump(body: ev.Body) -> Any:
@@ -415,8 +446,12 @@ def _drop_none(value: Any) -> Any:
     return value
 
 
-def load_signed_event(data: Any) -> ev.SignedEvent:
-    """Outside JSON ``{"event": ..., "signatures": [...]}`` to a typed signed event."""
+def load_signed_event(data: Any, *, digest: bytes | None = None) -> ev.SignedEvent:
+    """Outside JSON ``{"event": ..., "signatures": [...]}`` to a typed signed event.
+
+    ``digest``: the event's digest when the caller has already computed it from these
+    very values (an entry's byte-level check does); otherwise it is computed here.
+    """
     if not isinstance(data, dict):
         raise ValidationError("signed event: expected a JSON object", field="document")
     try:
@@ -424,21 +459,12 @@ def load_signed_event(data: Any) -> ev.SignedEvent:
     except MarshmallowError as exc:
         raise_validation(exc, "")
     event = load_event(envelope["event"])
-    try:
-        digest = event_hash(envelope["event"])
-    except EncodingError as exc:
-        raise ValidationError(f"event: {exc.message}", field="event") from exc
+    if digest is None:
+        try:
+            digest = event_hash(envelope["event"])
+        except EncodingError as exc:
+            raise ValidationError(f"event: {exc.message}", field="event") from exc
     return ev.SignedEvent(event=event, signatures=tuple(envelope["signatures"]),
-                          event_json=envelope["event"], digest=digest)
-
-
-def decode_accepted_signed_event(data: dict[str, Any], digest: bytes) -> ev.SignedEvent:
-    """The typed form of a signed event that :func:`load_signed_event` has already
-    accepted, with its digest, in this run (a verification worker checked the very
-    bytes): the same values, without re-running validators or the normal-form check."""
-    envelope = compiled.load(_SIGNED, data, validate=False)
-    return ev.SignedEvent(event=_event_from(envelope["event"], validate=False),
-                          signatures=tuple(envelope["signatures"]),
                           event_json=envelope["event"], digest=digest)
 
 
