@@ -191,15 +191,19 @@ def _compile_dump(schema: Schema) -> Dump:
     default_access = type(schema).get_attribute is Schema.get_attribute
     scope: dict[str, Any] = {"MISSING": missing, "GET": schema.get_attribute,
                              "VALUE_FOR_KEY": _value_for_key}
-    lines = ["def dump_schema(obj):", "    out = {}"]
+    # marshmallow reads obj[key] from anything with __getitem__, else the attribute.
+    lines = ["def dump_schema(obj):", "    out = {}",
+             "    plain = not hasattr(obj, '__getitem__')"]
     for index, (attr_name, field) in enumerate(schema.dump_fields.items()):
         if not field._CHECK_ATTRIBUTE:
             raise NotCompilable("fields that do not read an attribute")
         scope[f"K{index}"] = field.data_key if field.data_key is not None else attr_name
         scope[f"S{index}"] = field.attribute or attr_name
         scope[f"A{index}"], scope[f"D{index}"] = attr_name, field.dump_default
-        get = "VALUE_FOR_KEY" if default_access else "GET"
-        lines += [f"    v = {get}(obj, S{index}, MISSING)", "    if v is MISSING:"]
+        read = (f"getattr(obj, S{index}, MISSING) if plain else "
+                f"VALUE_FOR_KEY(obj, S{index}, MISSING)") if default_access \
+            else f"GET(obj, S{index}, MISSING)"
+        lines += [f"    v = {read}", "    if v is MISSING:"]
         call = "()" if callable(field.dump_default) else ""
         lines += [f"        v = D{index}{call}", "    if v is not MISSING:"]
         lines += ["        " + line for line in _dump_lines(field, f"F{index}", scope,

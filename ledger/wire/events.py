@@ -407,7 +407,7 @@ _EVENT_KEYS = frozenset(("id", "kind", "actor", "at", "body"))
 
 
 def _equal_without_none(dumped: Any, data: Any) -> bool:
-    """``_drop_none(dumped) == data``, in one walk."""
+    """``_drop_none(dumped) == data``, in one walk (scalars compared in place)."""
     if isinstance(dumped, dict):
         if not isinstance(data, dict):
             return False
@@ -416,13 +416,28 @@ def _equal_without_none(dumped: Any, data: Any) -> bool:
             if value is None:
                 continue
             present += 1
-            if key not in data or not _equal_without_none(value, data[key]):
+            other = data.get(key, _ABSENT)
+            if type(value) in _SCALARS:
+                if value != other or other is _ABSENT:
+                    return False
+            elif other is _ABSENT or not _equal_without_none(value, other):
                 return False
         return present == len(data)
     if isinstance(dumped, list):
-        return (isinstance(data, list) and len(dumped) == len(data)
-                and all(map(_equal_without_none, dumped, data)))
+        if not isinstance(data, list) or len(dumped) != len(data):
+            return False
+        for value, other in zip(dumped, data, strict=True):
+            if type(value) in _SCALARS:
+                if value != other:
+                    return False
+            elif not _equal_without_none(value, other):
+                return False
+        return True
     return bool(dumped == data)
+
+
+_ABSENT = object()
+_SCALARS = frozenset((str, int, float, bool))
 
 
 def _body_for_dump(body: ev.Body) -> Any:
