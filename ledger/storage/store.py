@@ -8,7 +8,9 @@ and processes append one at a time, each seeing what the one before committed.
 from __future__ import annotations
 
 import json
+import os
 import re
+import threading
 from collections import namedtuple
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -312,6 +314,12 @@ class Store:
         # The Merkle frontier after this process's last append: reused when the head has
         # not moved since (another writer's append changes the head and forces a re-read).
         self.frontier: tuple[int, bytes, list[bytes]] | None = None
+        # One connection kept for appends (checking one out of the pool and resetting it
+        # per append cost as much as SQLite's own commit); the lock serializes this
+        # process's threads, the database serializes processes.
+        self._writer: Connection | None = None
+        self._writer_pid = 0
+        self._writer_lock = threading.Lock()
 
     @classmethod
     def open(cls, url: str, *, upgrade: bool = True) -> Store:
@@ -329,24 +337,41 @@ class Store:
         return is_sqlite(self.url)
 
     def close(self) -> None:
+        with self._writer_lock:
+            self._drop_writer()
         self.engine.dispose()
 
     @contextmanager
     def append_session(self) -> Iterator[AppendSession]:
         """A write transaction: committed if the block ends normally, else rolled back."""
-        with self.engine.connect().execution_options(**{WRITE_OPTION: True}) as connection:
+        with self._writer_lock:
+            connection = self._writer_connection()
             try:
                 with connection.begin():
                     yield AppendSession(connection, actor_cache=self._actors,
                                         product_cache=self._products)
             except BaseException as exc:
-                # A rolled-back append may have cached records it wrote: forget them all.
+                # A rolled-back append may have cached records it wrote: forget them all,
+                # and the connection too (after a lost server it is unusable).
                 self._actors.clear()
                 self._products.clear()
                 self.frontier = None
+                self._drop_writer()
                 if isinstance(exc, IntegrityError):
                     raise Conflict(f"the database refused the append: {exc.orig}") from exc
                 raise
+
+    def _writer_connection(self) -> Connection:
+        if self._writer is None or self._writer.closed or self._writer_pid != os.getpid():
+            # A forked child must not share its parent's connection: it opens its own.
+            self._writer = self.engine.connect().execution_options(**{WRITE_OPTION: True})
+            self._writer_pid = os.getpid()
+        return self._writer
+
+    def _drop_writer(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None and self._writer_pid == os.getpid():
+            writer.close()
 
     @contextmanager
     def reading(self) -> Iterator[_Reads]:
