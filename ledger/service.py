@@ -6,13 +6,14 @@ database), provenance, Merkle proofs, checkpoints and verification.
 
 from __future__ import annotations
 
-import json
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
+
+import orjson
 
 from ledger.domain.encoding import digests_equal
 from ledger.domain.entry import Entry
@@ -45,7 +46,7 @@ R = TypeVar("R")
 
 
 def encode_step(entry: Entry) -> str:
-    return json.dumps(step_json(entry), ensure_ascii=False, separators=(",", ":"))
+    return orjson.dumps(step_json(entry)).decode()  # a read model, not hashed: any JSON
 
 
 def utc_now() -> datetime:
