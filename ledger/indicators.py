@@ -1,52 +1,34 @@
 """Shared-measurement indicators, computed only from ledger entries (see docs/INDICATORS.md).
 
-The computation replays the ledger's timeline steps in log order, following each lot's
-quantity, product, season, community and earliest harvest date through splits, merges
-and processing; every figure keeps the entry numbers it came from.
+A report reads the indicator projection: the facts that replaying each timeline step once
+produced (``ledger/indicator_replay.py``), kept in the database and caught up with the
+log on every read, then summed by SQL with the filters as WHERE clauses
+(``ledger/storage/indicator_queries.py``). :func:`compute` is the same replay over steps
+in memory, in one go, summed in Python: the reference the projection must equal. Every
+figure keeps the entry numbers it came from.
 """
 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from decimal import Decimal
 from statistics import median
 from typing import Any
 
 from ledger.domain.catalogue import Product
 from ledger.gc_pause import paused_gc
+from ledger.indicator_facts import Filters, Totals, cooperative_lots, summarise
+from ledger.indicator_replay import Catalogue, Replay
 from ledger.service import Ledger
-from ledger.value_share import COMMUNITY_ROLES
+from ledger.storage.indicator_projection import IndicatorProjection
 
+__all__ = ["Filters", "Indicators", "VerifiedShare", "catch_up", "compute", "indicators_for",
+           "verified_share"]
 
-@dataclass(frozen=True, slots=True)
-class Filters:
-    community: str | None = None
-    cooperative: str | None = None  # an actor id the lot passed through
-    product: str | None = None  # the product harvested
-    season: str | None = None
-    start: date | None = None  # statements on or after
-    end: date | None = None  # statements on or before
-
-
-@dataclass(slots=True)
-class LotTrace:
-    product: str
-    quantity: Decimal
-    unit: str
-    season: str | None
-    community_name: str | None
-    harvested_product: str
-    first_harvest: date
-    actors: set[str] = field(default_factory=set)
-    sold: bool = False  # has it (or any lot it came from) been sold yet?
-    # Community-role payments of every upstream sale, weighted by the share of that sale's
-    # lot that flowed into this one (minor units, per currency).
-    community: dict[str, Decimal] = field(default_factory=dict)
-    sales: int = 0  # sales so far along the chain (the most of any input, after a merge)
+NO_FILTERS = Filters()
+FOLD_BATCH = 20_000  # steps per catch-up transaction: appends wait for one batch at most
 
 
 @dataclass(slots=True)
@@ -69,247 +51,105 @@ class Indicators:
     share_by_step: dict[int, dict[str, Decimal]] = field(default_factory=dict)
 
 
-def _day(text: str) -> date:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).date()
+def indicators_for(ledger: Ledger, filters: Filters = NO_FILTERS) -> Indicators:
+    """Every indicator over the whole ledger: the projection, caught up first."""
+    catch_up(ledger)
+    return indicators_from(IndicatorProjection(ledger.store.engine).totals(filters))
 
 
-def _passes(trace: LotTrace, step: Mapping[str, Any], filters: Filters,
-            upstream_of_actor: frozenset[str] = frozenset()) -> bool:
-    day = _day(step["at"])
-    lot = step["lots"][0]
-    return ((filters.community is None or trace.community_name == filters.community)
-            and (filters.cooperative is None or filters.cooperative in trace.actors
-                 or lot in upstream_of_actor)
-            and (filters.product is None or trace.harvested_product == filters.product)
-            and (filters.season is None or trace.season == filters.season)
-            and (filters.start is None or day >= filters.start)
-            and (filters.end is None or day <= filters.end))
+def catch_up(ledger: Ledger, batch: int = FOLD_BATCH, *, until: int | None = None) -> int:
+    """Fold into the projection every step it has not folded yet (below the sequence
+    number ``until``, if given); return how many.
 
-
-def indicators_for(ledger: Ledger, filters: Filters = Filters()) -> Indicators:
-    """Every indicator over the whole ledger (one ordered read of the timeline steps)."""
-    products = {p.code: p for p in ledger.store.products()}
-    kinds: dict[str, str] = {a.actor_id: a.kind.value for a in ledger.store.actors()}
-    # One replay builds a trace per lot: hundreds of thousands of objects, none in a
-    # cycle, so the collector's full passes over them would only slow the replay down.
+    Each batch is one transaction holding the projection's lock, which re-reads the
+    position under it: processes catching up at once fold each step exactly once.
+    """
+    projection = IndicatorProjection(ledger.store.engine)
+    folded = 0
+    # Traces and facts are many small objects in no cycle: the collector can wait.
     with paused_gc():
-        reached: frozenset[str] = frozenset()
-        if filters.cooperative is not None:
-            reached = lots_upstream_of_actor(ledger.store.iter_steps(), filters.cooperative)
-        return compute(ledger.store.iter_steps(), products, kinds, filters, reached)
-
-
-def lots_upstream_of_actor(steps: Iterable[Mapping[str, Any]], actor: str) -> frozenset[str]:
-    """Lots that later passed through ``actor``: the harvests and intermediate lots its
-    own lots came from (a first pass, since the forward replay cannot see the future)."""
-    parents: dict[str, list[str]] = defaultdict(list)
-    touched: set[str] = set()
-    for step in steps:
-        lots = step["lots"]
-        if not lots:
-            continue
-        if step["actor"] == actor or step.get("to") == actor:
-            touched.update(lots)
-        kind = step["kind"]
-        if kind == "lot.split":
-            for child in step["children"]:
-                parents[child["lot"]].append(lots[0])
-        elif kind == "lots.merged":
-            parents[step["into"]].extend(lots[:-1])
-        elif kind == "lot.transformed":
-            for output in step["outputs"]:
-                parents[output["lot"]].extend(step["inputs"])
-    seen: set[str] = set()
-    stack = list(touched)
-    while stack:
-        lot = stack.pop()
-        if lot not in seen:
-            seen.add(lot)
-            stack.extend(parents.get(lot, ()))
-    return frozenset(seen)
+        while True:
+            with projection.folding() as session:
+                limit = batch if until is None else min(batch, until - session.next_seq)
+                steps = session.next_steps(limit) if limit > 0 else []
+                if not steps:
+                    break
+                replay = Replay(session.catalogue(),
+                                session.traces({lot for step in steps for lot in step["lots"]}))
+                loaded = frozenset(replay.lots)
+                for step in steps:
+                    replay.fold(step)
+                session.record(replay, loaded, steps[-1]["seq"] + 1)
+            folded += len(steps)
+    return folded
 
 
 def compute(steps: Iterable[Mapping[str, Any]], products: Mapping[str, Product],
-            actor_kinds: Mapping[str, str], filters: Filters = Filters(),
-            reached: frozenset[str] = frozenset()) -> Indicators:
-    lots: dict[str, LotTrace] = {}
+            actor_kinds: Mapping[str, str], filters: Filters = NO_FILTERS) -> Indicators:
+    """The indicators of ``steps`` (every step, in log order) replayed in memory."""
+    replay = Replay(Catalogue(products, actor_kinds))
+    with paused_gc():
+        for step in steps:
+            replay.fold(step)
+        scope = None if filters.cooperative is None else cooperative_lots(
+            replay.touches, replay.links, filters.cooperative)
+        return indicators_from(summarise(replay.facts, filters, scope))
+
+
+def indicators_from(totals: Totals) -> Indicators:
+    """The report's figures from the sums of the facts that passed the filters."""
     out = Indicators()
-    volumes: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    benefits: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    seqs: dict[str, list[int]] = defaultdict(list)
-    harvesters: set[str] = set()
-    households: set[str] = set()
-    pending_sale: dict[str, Mapping[str, Any]] = {}
-    days: list[int] = []
-    community_in: dict[str, Decimal] = defaultdict(Decimal)
-    final_prices: dict[str, int] = defaultdict(int)
-    step_split: dict[int, dict[str, dict[str, int]]] = defaultdict(
-        lambda: defaultdict(lambda: defaultdict(int)))
-    step_community: dict[tuple[int, str], Decimal] = defaultdict(Decimal)
-    step_prices: dict[tuple[int, str], int] = defaultdict(int)
-
-    def key(trace: LotTrace) -> str:
-        return f"{trace.product} ({trace.unit})"
-
-    for step in steps:
-        kind, seq, lot_ids = step["kind"], step["seq"], step["lots"]
-        if not lot_ids:
-            continue  # registrations and key events
-        if kind == "lot.harvested":
-            trace = LotTrace(step["product"], Decimal(step["quantity"]), step["unit"],
-                             step["season"], step["origin"]["community"], step["product"],
-                             date.fromisoformat(step["harvest"]["end"]), {step["actor"]})
-            lots[lot_ids[0]] = trace
-            if _passes(trace, step, filters, reached):
-                volumes["harvested"][key(trace)] += trace.quantity
-                harvesters.update(step.get("harvester_refs", []))
-                households.update(step.get("household_refs", []))
-                seqs["harvested"].append(seq)
-            continue
-        parent = lots.get(lot_ids[0])
-        if parent is None:
-            continue
-        parent.actors.add(step["actor"])
-        if kind == "lot.dispatched":
-            pending_sale[lot_ids[0]] = step
-        elif kind == "lot.received":
-            sale = pending_sale.pop(lot_ids[0], None)
-            if sale is None:
-                continue
-            valuation = sale["valuation"]
-            currency = valuation["price"]["currency"]
-            for share in valuation["split"]:
-                if share["role"] in COMMUNITY_ROLES:
-                    parent.community[currency] = parent.community.get(currency, Decimal(0)) \
-                        + share["amount"]
-            parent.sales += 1
-            if not _passes(parent, step, filters, reached):
-                parent.sold = True
-                continue
-            position = parent.sales
-            for share in valuation["split"]:
-                benefits[parent.season or "?"][f"{share['role']} {currency}"] += share["amount"]
-                step_split[position][currency][share["role"]] += share["amount"]
-            step_community[(position, currency)] += parent.community.get(currency, Decimal(0))
-            step_prices[(position, currency)] += valuation["price"]["amount"]
-            seqs["benefits"].append(sale["seq"])
-            if not parent.sold:
-                volumes["sold at first sale"][key(parent)] += parent.quantity
-                seqs["first_sales"].extend([sale["seq"], seq])
-                out.first_sales.append(_first_sale(lot_ids[0], parent, sale, products))
-            parent.sold = True
-            if actor_kinds.get(step["actor"]) == "buyer":
-                volumes["sold to buyers"][key(parent)] += parent.quantity
-                days.append((_day(step["at"]) - parent.first_harvest).days)
-                out.final_sale_lots.append(lot_ids[0])
-                out.final_sales.append((lot_ids[0], key(parent), parent.quantity))
-                community_in[currency] += parent.community.get(currency, Decimal(0))
-                final_prices[currency] += valuation["price"]["amount"]
-                seqs["final_sales"].extend([sale["seq"], seq])
-        elif kind == "lot.refused":
-            pending_sale.pop(lot_ids[0], None)
-        elif kind == "lot.split":
-            for child in step["children"]:
-                quantity = Decimal(child["quantity"])
-                fraction = quantity / parent.quantity if parent.quantity else Decimal(0)
-                lots[child["lot"]] = LotTrace(
-                    parent.product, quantity, parent.unit, parent.season, parent.community_name,
-                    parent.harvested_product, parent.first_harvest, set(parent.actors),
-                    parent.sold, {c: v * fraction for c, v in parent.community.items()},
-                    parent.sales)
-        elif kind == "lots.merged":
-            inputs = [lots[x] for x in lot_ids[:-1] if x in lots]
-            lots[step["into"]] = _merged(inputs, Decimal(step["quantity"]), Decimal(1))
-        elif kind == "lot.transformed":
-            inputs = [lots[x] for x in step["inputs"] if x in lots]
-            total_in = sum((t.quantity for t in inputs), Decimal(0))
-            if _passes(parent, step, filters, reached):
-                volumes["processed"][key(parent)] += total_in
-                seqs["processed"].append(seq)
-            total_out = sum((Decimal(o["quantity"]) for o in step["outputs"]), Decimal(0))
-            for output in step["outputs"]:
-                quantity = Decimal(output["quantity"])
-                merged = _merged(inputs, quantity, quantity / total_out)
-                merged.product = output["product"]
-                merged.unit = products[output["product"]].unit \
-                    if output["product"] in products else parent.unit
-                lots[output["lot"]] = merged
-                if _passes(parent, step, filters, reached):
-                    out.yields.append(_yield(parent.product, output["product"],
-                                             step["process"], total_in, quantity, products,
-                                             seq))
-        elif kind == "lot.adjusted":
-            loss = -Decimal(step["change"])
-            if _passes(parent, step, filters, reached):
-                volumes["lost"][key(parent)] += loss
-                seqs["lost"].append(seq)
-            parent.quantity -= loss
-    out.volumes = {k: dict(v) for k, v in volumes.items()}
-    out.benefits = {k: dict(v) for k, v in benefits.items()}
-    out.harvesters = len(harvesters)
-    out.households = len(households)
-    ordered = sorted(days)
+    for measure, key, quantity in totals.volumes:
+        out.volumes.setdefault(measure, {})[key] = quantity
+    split: dict[int, dict[str, dict[str, int]]] = {}
+    for season, position, currency, role, amount in totals.shares:
+        by_role = out.benefits.setdefault(season or "?", {})
+        label = f"{role} {currency}"
+        by_role[label] = by_role.get(label, 0) + amount
+        at_step = split.setdefault(position, {}).setdefault(currency, {})
+        at_step[role] = at_step.get(role, 0) + amount
+    out.split_by_step = dict(sorted(split.items()))
+    out.share_by_step, out.farm_gate_share = _community_shares(totals)
+    out.first_sales = list(totals.first_sales)
+    out.yields = list(totals.yields)
+    out.final_sale_lots = [sale[0] for sale in totals.final_sales]
+    out.final_sales = [sale[:3] for sale in totals.final_sales]
+    days = sorted(sale[3] for sale in totals.final_sales)
     out.days_to_final_sale = {  # p90 by the nearest-rank method
-        "median": float(median(ordered)) if days else None,
-        "p90": float(ordered[math.ceil(0.9 * len(ordered)) - 1]) if days else None,
+        "median": float(median(days)) if days else None,
+        "p90": float(days[math.ceil(0.9 * len(days)) - 1]) if days else None,
         "lots": float(len(days))}
-    out.farm_gate_share = {
-        currency: (community_in[currency] / final_prices[currency]).quantize(Decimal("0.0001"))
-        for currency in sorted(final_prices) if final_prices[currency]}
-    out.entries = dict(seqs)
-    out.split_by_step = {k: {c: dict(roles) for c, roles in v.items()}
-                         for k, v in sorted(step_split.items())}
-    shares: dict[int, dict[str, Decimal]] = defaultdict(dict)
-    for (position, currency), price in sorted(step_prices.items()):
-        if price:
-            shares[position][currency] = (step_community[(position, currency)] / price
-                                          ).quantize(Decimal("0.0001"))
-    out.share_by_step = dict(shares)
+    out.harvesters = totals.harvesters
+    out.households = totals.households
+    out.entries = totals.entries
     return out
 
 
-def _merged(inputs: list[LotTrace], quantity: Decimal, fraction: Decimal) -> LotTrace:
-    """A lot made of ``inputs``, carrying ``fraction`` of their embedded payments."""
-    first = inputs[0]
-    embedded: dict[str, Decimal] = defaultdict(Decimal)
-    for trace in inputs:
-        for currency, amount in trace.community.items():
-            embedded[currency] += amount * fraction
-    names = {t.community_name for t in inputs}
-    return LotTrace(first.product, quantity, first.unit,
-                    first.season if len({t.season for t in inputs}) == 1 else None,
-                    first.community_name if len(names) == 1 else None,
-                    first.harvested_product, min(t.first_harvest for t in inputs),
-                    set().union(*(t.actors for t in inputs)), any(t.sold for t in inputs),
-                    dict(embedded), max(t.sales for t in inputs))
+def _community_shares(totals: Totals) -> tuple[dict[int, dict[str, Decimal]],
+                                               dict[str, Decimal | None]]:
+    """Σ community amounts carried ÷ Σ prices: per sale position, and at final sales."""
+    at_step: dict[tuple[int, str], list[int]] = {}
+    final: dict[str, list[int]] = {}
+    for total in totals.sales:
+        sums = at_step.setdefault((total.position, total.currency), [0, 0])
+        sums[0] += total.community
+        sums[1] += total.price
+        if total.final:
+            sums = final.setdefault(total.currency, [0, 0])
+            sums[0] += total.community
+            sums[1] += total.price
+    by_step: dict[int, dict[str, Decimal]] = {}
+    for (position, currency), (community, price) in sorted(at_step.items()):
+        if price:
+            by_step.setdefault(position, {})[currency] = _ratio(community, price)
+    farm_gate: dict[str, Decimal | None] = {
+        currency: _ratio(community, price)
+        for currency, (community, price) in sorted(final.items()) if price}
+    return by_step, farm_gate
 
 
-def _first_sale(lot: str, trace: LotTrace, sale: Mapping[str, Any],
-                products: Mapping[str, Product]) -> dict[str, Any]:
-    price = sale["valuation"]["price"]
-    product = products.get(trace.product)
-    reference = product.reference_min_price if product else None
-    per_unit = Decimal(price["amount"]) / trace.quantity
-    row: dict[str, Any] = {"lot": lot, "seq": sale["seq"], "at": sale["at"],
-                           "product": trace.product, "currency": price["currency"],
-                           "price_per_unit": per_unit.quantize(Decimal("0.01")),
-                           "reference_min": None, "premium_per_unit": None,
-                           "premium_total": None}
-    if reference is not None and reference.currency == price["currency"]:
-        premium = per_unit - reference.amount
-        row.update(reference_min=reference.amount,
-                   premium_per_unit=premium.quantize(Decimal("0.01")),
-                   premium_total=int((premium * trace.quantity).to_integral_value()))
-    return row
-
-
-def _yield(source: str, target: str, process: str, total_in: Decimal, out: Decimal,
-           products: Mapping[str, Product], seq: int) -> dict[str, Any]:
-    rule = products[source].transformation_to(target, process) if source in products else None
-    ratio = (out / total_in).quantize(Decimal("0.0001")) if total_in else None
-    return {"seq": seq, "from": source, "to": target, "process": process, "yield": ratio,
-            "min": rule.yield_min if rule else None, "max": rule.yield_max if rule else None}
-
+def _ratio(community: int, price: int) -> Decimal:
+    return (Decimal(community) / price).quantize(Decimal("0.0001"))
 
 
 @dataclass(frozen=True, slots=True)

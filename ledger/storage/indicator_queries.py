@@ -1,0 +1,256 @@
+"""The indicator projection's reads: the facts that pass the filters, summed by SQL.
+
+All reads run in one transaction (a snapshot: SQLite's WAL read transaction, PostgreSQL's
+REPEATABLE READ), so every figure covers the same folded steps. Sums are exact: every
+summed column is an integer (minor units, or millionths of a unit), summed as two parts
+(the quotient and the remainder by 2^30) that no ledger can make overflow 64 bits.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Connection,
+    Engine,
+    Select,
+    Table,
+    column,
+    func,
+    select,
+    table,
+    text,
+)
+
+from ledger.indicator_facts import (
+    ENTRY_GROUPS,
+    MEASURES,
+    VOLUME_GROUPS,
+    Filters,
+    SaleTotal,
+    Totals,
+    first_sale_row,
+    yield_row,
+)
+from ledger.storage import indicator_tables as it
+
+_PART = 2 ** 30
+_SCOPE_LOTS = select(table("indicator_scope", column("lot")).c.lot)
+
+# The cooperative filter's lots: those the actor handled or was sent, every lot they came
+# from and every lot made from them (ledger/indicator_facts.py cooperative_lots).
+_SCOPE = """
+CREATE TEMPORARY TABLE IF NOT EXISTS indicator_scope (lot VARCHAR(20) PRIMARY KEY)
+"""
+# Three inserts into the key of the scope (which drops repeats), the walks along links
+# only: most handled lots have neither parents nor children.
+_FILL_SCOPE = (
+    "INSERT INTO indicator_scope (lot) SELECT lot FROM indicator_actor_lots "
+    "WHERE actor = :actor",
+    "INSERT INTO indicator_scope (lot) WITH RECURSIVE up(lot) AS ("
+    " SELECT l.parent FROM indicator_actor_lots h JOIN lot_links l ON l.child = h.lot"
+    " WHERE h.actor = :actor"
+    " UNION SELECT l.parent FROM lot_links l JOIN up ON l.child = up.lot) SELECT lot FROM up",
+    "INSERT INTO indicator_scope (lot) WITH RECURSIVE down(lot) AS ("
+    " SELECT l.child FROM indicator_actor_lots h JOIN lot_links l ON l.parent = h.lot"
+    " WHERE h.actor = :actor"
+    " UNION SELECT l.child FROM lot_links l JOIN down ON l.parent = down.lot)"
+    " SELECT lot FROM down",
+)
+
+
+def read_totals(engine: Engine, filters: Filters) -> Totals:
+    options: dict[str, Any] = {}
+    if engine.dialect.name == "postgresql":
+        options["isolation_level"] = "REPEATABLE READ"
+    with engine.connect().execution_options(**options) as connection, connection.begin():
+        scoped = filters.cooperative is not None
+        if filters.cooperative is not None:
+            _fill_scope(connection, filters.cooperative)
+        query = _Query(connection, filters, scoped)
+        entries: dict[str, list[int]] = {}
+        firsts: dict[str, int] = {}  # group -> the step where it first appears
+        volumes = query.volumes(entries, firsts)
+        first_sales, final_sales = query.sales(entries, firsts)
+        harvesters, households = query.people()
+        totals = Totals(volumes, query.shares(), query.sale_totals(), first_sales,
+                        final_sales, query.yields(), harvesters, households,
+                        {group: entries[group] for group in sorted(
+                            entries, key=lambda g: (firsts[g], ENTRY_GROUPS.index(g)))})
+        if scoped:
+            connection.execute(text("DELETE FROM indicator_scope"))
+        return totals
+
+
+def _fill_scope(connection: Connection, actor: str) -> None:
+    """The cooperative's lots, into a temporary table that every query of the report
+    probes (one per connection, emptied before and after each report)."""
+    connection.execute(text(_SCOPE))
+    connection.execute(text("DELETE FROM indicator_scope"))
+    for statement in _FILL_SCOPE:
+        if connection.dialect.name == "postgresql":
+            statement += " ON CONFLICT DO NOTHING"
+        else:
+            statement = statement.replace("INSERT", "INSERT OR IGNORE", 1)
+        connection.execute(text(statement), {"actor": actor})
+
+
+def _sum(column: Column[Any] | ColumnElement[Any]) -> tuple[ColumnElement[Any], ...]:
+    return func.sum(column // _PART), func.sum(column % _PART)
+
+
+def _whole(high: Any, low: Any) -> int:
+    return int(high or 0) * _PART + int(low or 0)
+
+
+class _Query:
+    """The reads of one report. Sums are SQL, by group (streaming: see indicator_tables);
+    lists come back as plain rows and are put in log order here."""
+
+    def __init__(self, connection: Connection, filters: Filters, scoped: bool) -> None:
+        self.connection = connection
+        self.filters = filters
+        self.scoped = scoped
+        self.kinds: dict[int, dict[int, tuple[Any, ...]]] = {}  # kind -> grp -> key
+        for grp, kind, key in connection.execute(select(it.groups)):
+            self.kinds.setdefault(int(kind), {})[int(grp)] = tuple(json.loads(key))
+        self.keys = {grp: key for keys in self.kinds.values() for grp, key in keys.items()}
+        # Prices, ratios and quantities repeat: each distinct value is parsed once.
+        self._texts = _Memo(Decimal)
+        self._hundredths = _Memo(lambda value: Decimal(value).scaleb(-2))
+        self._ten_thousandths = _Memo(lambda value: Decimal(value).scaleb(-4))
+
+    def _where(self, table: Table, query: Select[Any]) -> Select[Any]:
+        f, c = self.filters, table.c
+        for dimension, value in ((c.community, f.community), (c.product, f.product),
+                                 (c.season, f.season)):
+            if value is not None:
+                query = query.where(dimension == value)
+        if f.start is not None:
+            query = query.where(c.day >= f.start.isoformat())
+        if f.end is not None:
+            query = query.where(c.day <= f.end.isoformat())
+        if self.scoped:
+            query = query.where(c.lot.in_(_SCOPE_LOTS))
+        return query
+
+    def _rows(self, table: Table, query: Select[Any]) -> list[Any]:
+        """Plain tuples from the driver: a whole-chain report reads about a million rows,
+        and SQLAlchemy's result rows would cost more than the database itself."""
+        compiled = self._where(table, query).compile(
+            dialect=self.connection.dialect, compile_kwargs={"render_postcompile": True})
+        params: Any = compiled.params
+        if compiled.positiontup is not None:  # SQLite's qmark style
+            params = tuple(params[name] for name in compiled.positiontup)
+        cursor = self.connection.connection.cursor()
+        try:
+            cursor.execute(compiled.string, params)
+            return list(cursor.fetchall())
+        finally:
+            cursor.close()
+
+    def _decimal(self, value: str | None) -> Decimal | None:
+        return None if value is None else self._texts[value]
+
+    def volumes(self, entries: dict[str, list[int]], firsts: dict[str, int]
+                ) -> tuple[tuple[str, str, Decimal], ...]:
+        v = it.volumes.c
+        rows = self._rows(it.volumes, select(
+            v.grp, *_sum(v.quantity), func.min(v.exponent), func.min(v.seq)).group_by(v.grp))
+        out = []
+        for grp, high, low, exponent, _ in sorted(
+                rows, key=lambda row: (row[4], MEASURES.index(self.keys[row[0]][0]))):
+            measure, key = self.keys[grp]
+            total = Decimal(_whole(high, low)).scaleb(-it.QUANTITY_DECIMALS)
+            out.append((measure, key,
+                        total.quantize(Decimal(1).scaleb(min(0, int(exponent))))))
+        present = {row[0] for row in rows}
+        for grp, (measure, _) in sorted(self.kinds.get(it.VOLUME_GROUP, {}).items()):
+            if grp in present and measure in VOLUME_GROUPS:  # each group in id order
+                entries.setdefault(VOLUME_GROUPS[measure], []).extend(
+                    row[0] for row in self._rows(it.volumes, select(v.seq).where(v.grp == grp)))
+        for group in set(VOLUME_GROUPS.values()) & set(entries):
+            entries[group].sort()  # one fact per step: log order
+            firsts[group] = entries[group][0]
+        return tuple(out)
+
+    def sales(self, entries: dict[str, list[int]], firsts: dict[str, int]
+              ) -> tuple[tuple[dict[str, Any], ...], tuple[tuple[str, str, Decimal, int], ...]]:
+        s, f, b = it.sales.c, it.first_sales.c, it.final_sales.c
+        rows = sorted(self._rows(it.sales, select(s.seq, s.dispatch_seq)))  # one per receipt
+        if rows:
+            entries["benefits"], firsts["benefits"] = [row[1] for row in rows], rows[0][0]
+        first = self._rows(it.first_sales, select(
+            f.seq, f.dispatch_seq, f.lot, f.at, f.grp, f.price_per_unit, f.premium_per_unit,
+            f.premium_total).order_by(f.id))
+        final = self._rows(it.final_sales, select(
+            b.seq, b.dispatch_seq, b.lot, b.key, b.sold, b.days).order_by(b.id))
+        for group, pairs in (("first_sales", first), ("final_sales", final)):
+            if pairs:
+                entries[group] = [seq for row in pairs for seq in (row[1], row[0])]
+                firsts[group] = pairs[0][0]
+        products = self.kinds.get(it.FIRST_SALE_GROUP, {})
+        hundredths, texts = self._hundredths, self._texts
+        return (tuple(first_sale_row(lot, dispatch, at, product, currency, hundredths[per_unit],
+                                     reference, None if premium is None else texts[premium],
+                                     total)
+                      for _, dispatch, lot, at, grp, per_unit, premium, total in first
+                      for product, currency, reference in (products[grp],)),
+                tuple((lot, key, texts[sold], days) for _, _, lot, key, sold, days in final))
+
+    def shares(self) -> tuple[tuple[str | None, int, str, str, int], ...]:
+        s = it.shares.c
+        rows = self._rows(it.shares, select(s.grp, *_sum(s.amount), func.min(s.id))
+                          .group_by(s.grp))
+        out = []
+        for grp, high, low, _ in sorted(rows, key=lambda row: row[3]):
+            season, position, currency, role = self.keys[grp]
+            out.append((season, position, currency, role, _whole(high, low)))
+        return tuple(out)
+
+    def sale_totals(self) -> tuple[SaleTotal, ...]:
+        s = it.sales.c
+        rows = self._rows(it.sales, select(s.grp, *_sum(s.price), *_sum(s.carried))
+                          .group_by(s.grp))
+        out = []
+        for grp, price_high, price_low, carried_high, carried_low in rows:
+            position, currency, final = self.keys[grp]
+            out.append(SaleTotal(position, currency, final, _whole(price_high, price_low),
+                                 _whole(carried_high, carried_low)))
+        return tuple(out)
+
+    def people(self) -> tuple[int, int]:
+        p = it.people.c
+        counts = {bool(household): int(count) for household, count in self._rows(
+            it.people, select(p.household, func.count(p.ref.distinct()))
+            .group_by(p.household))}
+        return counts.get(False, 0), counts.get(True, 0)
+
+    def yields(self) -> tuple[dict[str, Any], ...]:
+        y = it.yields.c
+        rows = self._rows(it.yields, select(y.seq, y.grp, y.ratio).order_by(y.id))
+        ranges = {grp: (source, target, process, self._decimal(low), self._decimal(high))
+                  for grp, (source, target, process, low, high)
+                  in self.kinds.get(it.YIELD_GROUP, {}).items()}
+        ratios = self._ten_thousandths
+        return tuple(yield_row(seq, source, target, process,
+                               None if ratio is None else ratios[ratio], low, high)
+                     for seq, grp, ratio in rows
+                     for source, target, process, low, high in (ranges[grp],))
+
+
+class _Memo(dict[Any, Decimal]):
+    """``memo[value]``: ``make(value)``, made once per distinct value."""
+
+    def __init__(self, make: Callable[[Any], Decimal]) -> None:
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, value: Any) -> Decimal:
+        made = self[value] = self.make(value)
+        return made

@@ -1,0 +1,164 @@
+"""The indicator projection's tables (SQLAlchemy Core; created by migration 0003).
+
+Derived from the log like the other projections: the replay's state per lot, the facts
+it emitted (one row per contribution to an indicator, each with the filter dimensions),
+the groups they are summed by, and how far into the log it has folded. Facts are
+numbered in the order the replay emitted them (``id``): reports list groups and entries
+in the order they first appear.
+
+Quantities are stored as integers in millionths (:data:`QUANTITY_SCALE`, the most
+decimals a quantity may have), with the exponent of the exact ``Decimal`` beside them, so
+that SQL sums are exact integers on SQLite (which has no decimal type) as on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
+
+from ledger.storage.tables import SEQ
+
+metadata = MetaData()
+
+QUANTITY_DECIMALS = 6  # ledger/domain/measures.py accepts at most 6 decimals
+QUANTITY_SCALE = 10 ** QUANTITY_DECIMALS
+
+# One row: the next log sequence number to fold in (every step below it is folded).
+position = Table(
+    "indicator_position", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("next_seq", BigInteger, nullable=False),
+    Column("next_fact", BigInteger, nullable=False),  # the id the next fact gets
+)
+
+# The replay's state per lot (ledger/indicator_replay.py LotTrace), exact: Decimal text.
+lot_traces = Table(
+    "indicator_lots", metadata,
+    Column("lot", String(20), primary_key=True),
+    Column("product", String(64), nullable=False),
+    Column("quantity", String(40), nullable=False),
+    Column("unit", String(3), nullable=False),
+    Column("season", String(7)),
+    Column("community", Text),
+    Column("harvested_product", String(64), nullable=False),
+    Column("first_harvest", String(10), nullable=False),
+    Column("sold", Boolean, nullable=False),
+    Column("sales", Integer, nullable=False),
+    Column("embedded", Text, nullable=False),  # JSON: currency -> Decimal text
+    Column("pending", Text),  # JSON: the dispatch waiting for its receipt
+)
+
+# Who handled (or was sent) which lot: where the cooperative filter starts.
+actor_lots = Table(
+    "indicator_actor_lots", metadata,
+    Column("actor", String(64), primary_key=True),
+    Column("lot", String(20), primary_key=True),
+    sqlite_with_rowid=False,
+)
+
+# The groups that reports sum by, numbered: ``kind`` 0 = volumes (measure, "product
+# (unit)"), 1 = benefit shares (season, sale position, currency, role), 2 = sales (sale
+# position, currency, received by a buyer); and values that repeat on list rows, read
+# once: 3 = first sales (product, currency, reference minimum), 4 = yields (from, to,
+# process, the catalogue's min and max as text). ``key`` is that tuple as JSON.
+VOLUME_GROUP, SHARE_GROUP, SALE_GROUP, FIRST_SALE_GROUP, YIELD_GROUP = 0, 1, 2, 3, 4
+groups = Table(
+    "indicator_groups", metadata,
+    Column("grp", Integer, primary_key=True, autoincrement=False),
+    Column("kind", SmallInteger, nullable=False),
+    Column("key", Text, nullable=False),
+)
+
+
+def _fact_table(name: str, *columns: Column[object], grouped: bool = True) -> Table:
+    """A fact table: its group and id, the step, the filter dimensions, its measures.
+
+    A grouped table is stored in group order (on SQLite, a WITHOUT ROWID table keyed by
+    group then id), so that SQL sums by group stream through it with no sort, on a full
+    scan as through the community index (whose entries end with that key). SQLite has no
+    hash aggregation: sorting a million facts by group would cost seconds. Only the
+    community is indexed: a community is a small part of a ledger, while one season, a
+    date range or a large cooperative's lots may be most of it, and walking an index row
+    by row costs several times a scan (SQLite, without statistics, would take any index).
+    """
+    key = [Column("grp", Integer, primary_key=True, autoincrement=False)] if grouped else []
+    return Table(
+        name, metadata,
+        *key,
+        Column("id", BigInteger if grouped else SEQ, primary_key=True, autoincrement=False),
+        Column("seq", BigInteger, nullable=False),
+        Column("lot", String(20), nullable=False),
+        Column("community", Text),
+        Column("product", String(64), nullable=False),  # the product harvested
+        Column("season", String(7)),
+        Column("day", String(10), nullable=False),  # ISO date of the statement
+        *columns,
+        Index(f"ix_{name}_community", "community"),
+        sqlite_with_rowid=not grouped,
+    )
+
+
+volumes = _fact_table(
+    "indicator_volumes",
+    Column("quantity", BigInteger, nullable=False),  # millionths
+    Column("exponent", SmallInteger, nullable=False),  # of the exact Decimal
+)
+
+shares = _fact_table(
+    "indicator_shares",
+    Column("amount", BigInteger, nullable=False),
+)
+
+sales = _fact_table(
+    "indicator_sales",
+    Column("dispatch_seq", BigInteger, nullable=False),
+    Column("price", BigInteger, nullable=False),
+    Column("carried", BigInteger, nullable=False),  # community amounts carried, minor units
+)
+
+# Rows the report lists, in log order (rowid tables, by id).
+first_sales = _fact_table(
+    "indicator_first_sales",
+    Column("dispatch_seq", BigInteger, nullable=False),
+    Column("at", String(32), nullable=False),
+    Column("grp", Integer, nullable=False),  # FIRST_SALE_GROUP
+    Column("price_per_unit", BigInteger, nullable=False),  # hundredths (quantized so)
+    Column("premium_per_unit", String(40)),  # text: keeps a -0.00
+    Column("premium_total", BigInteger),
+    grouped=False,
+)
+
+final_sales = _fact_table(
+    "indicator_final_sales",
+    Column("dispatch_seq", BigInteger, nullable=False),
+    Column("key", Text, nullable=False),
+    Column("sold", String(40), nullable=False),  # Decimal text
+    Column("days", Integer, nullable=False),
+    grouped=False,
+)
+
+people = _fact_table(
+    "indicator_people",
+    Column("household", Boolean, nullable=False),  # else a harvester
+    Column("ref", Text, nullable=False),
+    grouped=False,
+)
+
+yields = _fact_table(
+    "indicator_yields",
+    Column("grp", Integer, nullable=False),  # YIELD_GROUP
+    Column("ratio", BigInteger),  # ten-thousandths (quantized so)
+    grouped=False,
+)
+
+FACT_TABLES = (volumes, shares, sales, first_sales, final_sales, people, yields)

@@ -1,0 +1,172 @@
+"""The indicator projection (facts kept in the database, caught up on read) gives exactly
+the figures of the in-memory replay of the whole log, whatever the filters, however the
+log grew between reports, and however many processes catch up at once."""
+
+from __future__ import annotations
+
+import multiprocessing
+import random
+from dataclasses import fields
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from ledger.demo import build_demo
+from ledger.domain import events as ev
+from ledger.indicators import Filters, Indicators, catch_up, compute, indicators_for
+from ledger.service import Ledger
+from ledger.storage import indicator_tables as it
+from tests.builders import World, origin, valuation
+
+ACTORS = ["assoc-cachoeira", "coop", "processor", "buyer"]
+
+
+def replayed(ledger: Ledger, filters: Filters | None = None) -> Indicators:
+    products = {p.code: p for p in ledger.store.products()}
+    kinds = {a.actor_id: a.kind.value for a in ledger.store.actors()}
+    return compute(ledger.store.iter_steps(), products, kinds, filters or Filters())
+
+
+def assert_same(projected: Indicators, reference: Indicators) -> None:
+    """Equal figure by figure, and written the same (Decimal exponents, key order)."""
+    for name in (f.name for f in fields(Indicators)):
+        ours, theirs = getattr(projected, name), getattr(reference, name)
+        assert ours == theirs, name
+        assert repr(ours) == repr(theirs), name
+
+
+def test_the_projection_equals_the_replay_on_the_demo_for_every_filter(db_url: str) -> None:
+    ledger = Ledger.open(db_url)  # the demo's statements need the real clock
+    build_demo(ledger)
+    steps = list(ledger.store.iter_steps())
+    harvests = [s for s in steps if s["kind"] == "lot.harvested"]
+    days = sorted({s["at"][:10] for s in steps if s["lots"]})
+    filters = [Filters(), Filters(end=date(2024, 12, 31)), Filters(start=date(2030, 1, 1))]
+    filters += [Filters(community=c) for c in {s["origin"]["community"] for s in harvests}]
+    filters += [Filters(product=p) for p in {s["product"] for s in harvests}]
+    filters += [Filters(season=s) for s in {s["season"] for s in harvests}]
+    filters += [Filters(cooperative=a.actor_id) for a in ledger.store.actors()]
+    filters += [Filters(start=date.fromisoformat(d)) for d in days[::3]]
+    filters += [Filters(end=date.fromisoformat(d)) for d in days[1::3]]
+    filters += [Filters(season="2025", community="Seringal Cachoeira"),
+                Filters(cooperative="coop-xapuri", product="brazil-nut-in-shell",
+                        start=date.fromisoformat(days[len(days) // 2]))]
+    assert indicators_for(ledger).volumes["harvested"]  # the demo has figures to compare
+    for chosen in filters:
+        assert_same(indicators_for(ledger, chosen), replayed(ledger, chosen))
+    ledger.close()
+
+
+def _random_history(world: World, rng: random.Random, count: int) -> None:
+    """Harvests, sales (some refused), splits, merges, losses and processing, at random."""
+    ledger = world.ledger
+    for _ in range(count):
+        serial = ledger.size()  # unique: every new lot's step appends an entry
+        world.clock.now += timedelta(hours=rng.randint(1, 40))
+        active = ledger.store.lots(status="active", limit=1000)
+        action = rng.choice(["harvest", "sell", "sell", "refuse", "split", "merge", "adjust",
+                             "transform"])
+        if action == "harvest" or not active:
+            community = rng.choice(["Seringal Cachoeira", "Porto Alegre", "Rio Anapu"])
+            world.harvest(f"H-{serial}", quantity=str(rng.randint(1, 900)),
+                          value=valuation(rng.randint(1, 500_000)),
+                          origin=origin(community=community))
+            continue
+        lot = rng.choice(active)
+        holder = lot.custodian
+        others = [a for a in ACTORS if a != holder]
+        if action in ("sell", "refuse"):
+            to = rng.choice(others)
+            sent = world.dispatch(lot.lot_id, to, by=holder,
+                                  value=valuation(rng.randint(0, 900_000)))
+            if action == "sell":
+                world.receive(lot.lot_id, sent, by=to)
+            else:
+                world.append(to, ev.LotRefused(ev.LotId(lot.lot_id),
+                                               ev.EventId(sent.event_id), "wet sacks"))
+        elif action == "split" and lot.quantity >= Decimal("0.01"):
+            part = (lot.quantity * Decimal(rng.randint(1, 99)) / 100).quantize(Decimal("0.001"))
+            if 0 < part < lot.quantity:
+                world.split(lot.lot_id, {f"S-{serial}a": str(part),
+                                         f"S-{serial}b": str(lot.quantity - part)}, by=holder)
+        elif action == "merge":
+            same = [x for x in active if x.custodian == holder and x.product == lot.product
+                    and x.unit == lot.unit]
+            if len(same) >= 2:
+                chosen = rng.sample(same, min(len(same), rng.randint(2, 3)))
+                total = sum((x.quantity for x in chosen), Decimal(0))
+                world.merge([x.lot_id for x in chosen], f"M-{serial}", str(total), by=holder)
+        elif action == "adjust" and lot.quantity > Decimal("0.5"):
+            world.adjust(lot.lot_id, str(-Decimal(rng.randint(1, 50)) / 100), by=holder)
+        elif action == "transform" and lot.product == "brazil-nut-in-shell":
+            out = (lot.quantity * Decimal("0.38")).quantize(Decimal("0.001"))
+            if out > 0:
+                world.transform([lot.lot_id], [(f"K-{serial}", "brazil-nut-kernel", str(out))],
+                                by=holder)
+
+
+def test_catching_up_between_growing_chunks_equals_one_replay(world: World) -> None:
+    rng = random.Random(20261201)
+    for _ in range(8):
+        _random_history(world, rng, rng.randint(1, 25))
+        for chosen in (Filters(), Filters(community="Porto Alegre"), Filters(season="2025"),
+                       Filters(cooperative=rng.choice(ACTORS)),
+                       Filters(start=date(2025, 1, 3), end=date(2025, 1, 20))):
+            assert_same(indicators_for(world.ledger, chosen), replayed(world.ledger, chosen))
+    with world.ledger.store.engine.connect() as connection:
+        folded = connection.execute(select(it.position.c.next_seq)).scalar_one()
+    assert folded == world.ledger.size()
+
+
+def _catch_up_in(url: str, batch: int, queue: multiprocessing.Queue[int]) -> None:
+    ledger = Ledger.open(url)
+    queue.put(catch_up(ledger, batch=batch))
+    ledger.close()
+
+
+def test_two_processes_catching_up_at_once_fold_each_step_once(world: World,
+                                                                db_url: str) -> None:
+    _random_history(world, random.Random(7), 120)
+    context = multiprocessing.get_context("fork")
+    queue: multiprocessing.Queue[int] = context.Queue()
+    workers = [context.Process(target=_catch_up_in, args=(db_url, 3, queue))
+               for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(120)
+    assert all(worker.exitcode == 0 for worker in workers)
+    assert sum(queue.get() for _ in workers) == world.ledger.size()  # no step twice
+    assert_same(indicators_for(world.ledger), replayed(world.ledger))
+    with world.ledger.store.engine.connect() as connection:
+        volumes = connection.execute(select(func.count()).select_from(it.volumes)).scalar_one()
+    reference = replayed(world.ledger)
+    assert volumes == sum(len(reference.entries.get(group, ()))
+                          for group in ("harvested", "processed", "lost")) \
+        + len(reference.first_sales) + len(reference.final_sales)
+
+
+def test_a_report_sees_appends_made_after_the_last_one(world: World) -> None:
+    world.harvest("BN-1", quantity="100")
+    assert indicators_for(world.ledger).volumes["harvested"] == {
+        "brazil-nut-in-shell (KGM)": Decimal("100")}
+    world.harvest("BN-2", quantity="40.5")
+    world.transfer("BN-2", "assoc-cachoeira", "buyer")
+    after = indicators_for(world.ledger)
+    assert after.volumes["harvested"] == {"brazil-nut-in-shell (KGM)": Decimal("140.5")}
+    assert after.final_sale_lots == ["BN-2"]
+    assert catch_up(world.ledger) == 0  # nothing left to fold
+
+
+def test_quantities_are_stored_as_exact_millionths_and_more_decimals_are_refused() -> None:
+    import pytest
+
+    from ledger.errors import ValidationError
+    from ledger.storage.indicator_projection import millionths
+
+    assert millionths(Decimal("412.5")) == (412_500_000, -1)
+    assert millionths(Decimal("999999999999.999999")) == (999_999_999_999_999_999, -6)
+    assert millionths(Decimal("1470")) == (1_470_000_000, 0)
+    with pytest.raises(ValidationError):
+        millionths(Decimal("0.0000001"))  # the rules allow 6 decimals at most
