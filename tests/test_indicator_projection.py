@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from ledger.demo import build_demo
 from ledger.domain import events as ev
+from ledger.domain.measures import Valuation
 from ledger.indicators import Filters, Indicators, catch_up, compute, indicators_for
 from ledger.service import Ledger
 from ledger.storage import indicator_tables as it
@@ -58,6 +59,17 @@ def test_the_projection_equals_the_replay_on_the_demo_for_every_filter(db_url: s
     ledger.close()
 
 
+def _random_valuation(rng: random.Random, amount: int) -> Valuation:
+    """A price in BRL or EUR split between one to four roles, in any order."""
+    roles = rng.sample(["harvesters", "community_fund", "cooperative", "transport",
+                        "community_association"], rng.randint(1, 4))
+    cuts = sorted(rng.sample(range(1, 10_000), len(roles) - 1))
+    bps = [b - a for a, b in zip([0, *cuts], [*cuts, 10_000], strict=True)]
+    return valuation(amount, rng.choice(["BRL", "BRL", "EUR"]),
+                     tuple((f"party-{i}", role, bp) for i, (role, bp)
+                           in enumerate(zip(roles, bps, strict=True))))
+
+
 def _random_history(world: World, rng: random.Random, count: int) -> None:
     """Harvests, sales (some refused), splits, merges, losses and processing, at random."""
     ledger = world.ledger
@@ -70,7 +82,7 @@ def _random_history(world: World, rng: random.Random, count: int) -> None:
         if action == "harvest" or not active:
             community = rng.choice(["Seringal Cachoeira", "Porto Alegre", "Rio Anapu"])
             world.harvest(f"H-{serial}", quantity=str(rng.randint(1, 900)),
-                          value=valuation(rng.randint(1, 500_000)),
+                          value=_random_valuation(rng, rng.randint(1, 500_000)),
                           origin=origin(community=community))
             continue
         lot = rng.choice(active)
@@ -79,7 +91,7 @@ def _random_history(world: World, rng: random.Random, count: int) -> None:
         if action in ("sell", "refuse"):
             to = rng.choice(others)
             sent = world.dispatch(lot.lot_id, to, by=holder,
-                                  value=valuation(rng.randint(0, 900_000)))
+                                  value=_random_valuation(rng, rng.randint(0, 900_000)))
             if action == "sell":
                 world.receive(lot.lot_id, sent, by=to)
             else:
@@ -170,3 +182,20 @@ def test_quantities_are_stored_as_exact_millionths_and_more_decimals_are_refused
     assert millionths(Decimal("1470")) == (1_470_000_000, 0)
     with pytest.raises(ValidationError):
         millionths(Decimal("0.0000001"))  # the rules allow 6 decimals at most
+
+
+def test_the_projection_has_a_column_for_every_role_a_split_may_name() -> None:
+    from ledger.wire.events import ROLES
+
+    assert set(ROLES) <= set(it.ROLES)  # a new role needs a migration adding its columns
+
+
+def test_the_projection_scale_is_the_most_decimals_a_quantity_may_have() -> None:
+    import pytest
+
+    from ledger.domain.measures import parse_quantity_text
+    from ledger.errors import ValidationError
+
+    assert parse_quantity_text("1." + "9" * it.QUANTITY_DECIMALS)
+    with pytest.raises(ValidationError):
+        parse_quantity_text("1." + "9" * (it.QUANTITY_DECIMALS + 1))

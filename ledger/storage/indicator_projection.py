@@ -223,13 +223,11 @@ class FactRows:
 
     def _sale(self, fact: SaleFact) -> None:
         first, final = fact.first, fact.final
-        grp = self._group(it.SALE_GROUP, (fact.position, fact.currency, final is not None))
-        self.by_table[it.sales].append((grp, *self._head(fact.seq, fact.dims),
-                                        fact.dispatch_seq, fact.price, fact.community))
-        self.by_table[it.shares].extend(
-            (self._group(it.SHARE_GROUP, (fact.dims.season, fact.position, fact.currency, role)),
-             *self._head(fact.seq, fact.dims), amount)
-            for role, amount in fact.shares)
+        grp = self._group(it.SALE_GROUP, (fact.dims.season, fact.position, fact.currency,
+                                          final is not None))
+        head = self._head(fact.seq, fact.dims)
+        self.by_table[it.sales].append((grp, *head, fact.dispatch_seq, fact.price,
+                                        fact.community, *_paid(fact.shares, head[0])))
         if first is not None:
             self.by_table[it.first_sales].append((
                 *self._head(fact.seq, fact.dims), fact.dispatch_seq, first.at,
@@ -242,6 +240,22 @@ class FactRows:
             self.by_table[it.final_sales].append((
                 *self._head(fact.seq, fact.dims), fact.dispatch_seq, final.key,
                 str(final.quantity), final.days))
+
+
+def _paid(shares: tuple[tuple[str, int], ...], fact_id: int) -> tuple[int | None, ...]:
+    """A sale's split as the sales table keeps it: the amount paid to each role, then the
+    place of each role's first share (``None`` if the split does not name it)."""
+    paid = dict.fromkeys(it.ROLES, 0)
+    place: dict[str, int | None] = dict.fromkeys(it.ROLES)
+    for index, (role, amount) in enumerate(shares):
+        if role not in paid or index >= it.SPLIT_PLACES:
+            raise ValidationError(f"split: the indicator projection expected at most "
+                                  f"{it.SPLIT_PLACES} shares of the roles {it.ROLES}, got "
+                                  f"{role!r} at #{index + 1}", field="split")
+        paid[role] += amount
+        if place[role] is None:
+            place[role] = fact_id * it.SPLIT_PLACES + index
+    return (*paid.values(), *place.values())
 
 
 def _scaled(value: Decimal, decimals: int) -> int:

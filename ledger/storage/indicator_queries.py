@@ -2,8 +2,9 @@
 
 All reads run in one transaction (a snapshot: SQLite's WAL read transaction, PostgreSQL's
 REPEATABLE READ), so every figure covers the same folded steps. Sums are exact: every
-summed column is an integer (minor units, or millionths of a unit), summed as two parts
-(the quotient and the remainder by 2^30) that no ledger can make overflow 64 bits.
+summed column is an integer (minor units, or millionths of a unit); quantities are summed
+as two parts (the quotient and the remainder by 2^30) that no ledger can make overflow 64
+bits, since one lot may hold 10^18 millionths.
 """
 
 from __future__ import annotations
@@ -78,8 +79,9 @@ def read_totals(engine: Engine, filters: Filters) -> Totals:
         volumes = query.volumes(entries, firsts)
         first_sales, final_sales = query.sales(entries, firsts)
         harvesters, households = query.people()
-        totals = Totals(volumes, query.shares(), query.sale_totals(), first_sales,
-                        final_sales, query.yields(), harvesters, households,
+        shares, sale_totals = query.sales_sums()
+        totals = Totals(volumes, shares, sale_totals, first_sales, final_sales, query.yields(),
+                        harvesters, households,
                         {group: entries[group] for group in sorted(
                             entries, key=lambda g: (firsts[g], ENTRY_GROUPS.index(g)))})
         if scoped:
@@ -203,26 +205,34 @@ class _Query:
                       for product, currency, reference in (products[grp],)),
                 tuple((lot, key, texts[sold], days) for _, _, lot, key, sold, days in final))
 
-    def shares(self) -> tuple[tuple[str | None, int, str, str, int], ...]:
-        s = it.shares.c
-        rows = self._rows(it.shares, select(s.grp, *_sum(s.amount), func.min(s.id))
-                          .group_by(s.grp))
-        out = []
-        for grp, high, low, _ in sorted(rows, key=lambda row: row[3]):
-            season, position, currency, role = self.keys[grp]
-            out.append((season, position, currency, role, _whole(high, low)))
-        return tuple(out)
-
-    def sale_totals(self) -> tuple[SaleTotal, ...]:
+    def sales_sums(self) -> tuple[tuple[tuple[str | None, int, str, str, int], ...],
+                                  tuple[SaleTotal, ...]]:
+        """Per group of sales: prices, community amounts carried and each role's pay, with
+        the place of each role's first share (to list roles in the order they appear)."""
         s = it.sales.c
-        rows = self._rows(it.sales, select(s.grp, *_sum(s.price), *_sum(s.carried))
-                          .group_by(s.grp))
-        out = []
-        for grp, price_high, price_low, carried_high, carried_low in rows:
-            position, currency, final = self.keys[grp]
-            out.append(SaleTotal(position, currency, final, _whole(price_high, price_low),
-                                 _whole(carried_high, carried_low)))
-        return tuple(out)
+        roles = [s[f"paid_{role}"] for role in it.ROLES]
+        places = [func.min(s[f"place_{role}"]) for role in it.ROLES]
+        # Money is summed plainly: a group would need 9.2e18 minor units to overflow, and
+        # SQLite then raises rather than return a wrong sum (PostgreSQL sums to numeric).
+        rows = self._rows(it.sales, select(
+            s.grp, func.sum(s.price), func.sum(s.carried), *(func.sum(paid) for paid in roles),
+            *places).group_by(s.grp))
+        keys = self.kinds.get(it.SALE_GROUP, {})
+        totals = []
+        shares: dict[tuple[str | None, int, str, str], list[int]] = {}  # -> [place, paid]
+        count = len(it.ROLES)
+        for grp, price, carried, *sums in rows:
+            season, position, currency, final = keys[grp]
+            totals.append(SaleTotal(position, currency, final, int(price), int(carried)))
+            for k, role in enumerate(it.ROLES):
+                place = sums[count + k]
+                if place is not None:  # sales to buyers and to others: one group each
+                    share = shares.setdefault((season, position, currency, role),
+                                              [int(place), 0])
+                    share[0] = min(share[0], int(place))
+                    share[1] += int(sums[k])
+        return (tuple((*key, paid) for key, (_, paid) in sorted(
+                    shares.items(), key=lambda item: item[1][0])), tuple(totals))
 
     def people(self) -> tuple[int, int]:
         p = it.people.c

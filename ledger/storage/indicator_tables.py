@@ -13,6 +13,8 @@ that SQL sums are exact integers on SQLite (which has no decimal type) as on Pos
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -30,7 +32,7 @@ from ledger.storage.tables import SEQ
 
 metadata = MetaData()
 
-QUANTITY_DECIMALS = 6  # ledger/domain/measures.py accepts at most 6 decimals
+QUANTITY_DECIMALS = 6  # ledger/domain/measures.py accepts at most 6 (a test checks it)
 QUANTITY_SCALE = 10 ** QUANTITY_DECIMALS
 
 # One row: the next log sequence number to fold in (every step below it is folded).
@@ -67,11 +69,19 @@ actor_lots = Table(
 )
 
 # The groups that reports sum by, numbered: ``kind`` 0 = volumes (measure, "product
-# (unit)"), 1 = benefit shares (season, sale position, currency, role), 2 = sales (sale
-# position, currency, received by a buyer); and values that repeat on list rows, read
-# once: 3 = first sales (product, currency, reference minimum), 4 = yields (from, to,
-# process, the catalogue's min and max as text). ``key`` is that tuple as JSON.
-VOLUME_GROUP, SHARE_GROUP, SALE_GROUP, FIRST_SALE_GROUP, YIELD_GROUP = 0, 1, 2, 3, 4
+# (unit)"), 1 = sales (season, sale position, currency, received by a buyer); and values
+# that repeat on list rows, read once: 2 = first sales (product, currency, reference
+# minimum), 3 = yields (from, to, process, the catalogue's min and max as text). ``key``
+# is that tuple as JSON.
+VOLUME_GROUP, SALE_GROUP, FIRST_SALE_GROUP, YIELD_GROUP = 0, 1, 2, 3
+
+# The roles a split may name (ledger/wire/events.py ROLES; a test keeps them in step):
+# a sale's payments are one column per role, the sum of that role's shares, beside the
+# place of its first share in the split (``id * SPLIT_PLACES + index``, for the order in
+# which reports list roles). Splits have at most 20 shares.
+ROLES = ("harvesters", "harvester", "community_fund", "community_association", "cooperative",
+         "processor", "trader", "transport", "other")
+SPLIT_PLACES = 32
 groups = Table(
     "indicator_groups", metadata,
     Column("grp", Integer, primary_key=True, autoincrement=False),
@@ -80,7 +90,7 @@ groups = Table(
 )
 
 
-def _fact_table(name: str, *columns: Column[object], grouped: bool = True) -> Table:
+def _fact_table(name: str, *columns: Column[Any], grouped: bool = True) -> Table:
     """A fact table: its group and id, the step, the filter dimensions, its measures.
 
     A grouped table is stored in group order (on SQLite, a WITHOUT ROWID table keyed by
@@ -114,16 +124,13 @@ volumes = _fact_table(
     Column("exponent", SmallInteger, nullable=False),  # of the exact Decimal
 )
 
-shares = _fact_table(
-    "indicator_shares",
-    Column("amount", BigInteger, nullable=False),
-)
-
 sales = _fact_table(
     "indicator_sales",
     Column("dispatch_seq", BigInteger, nullable=False),
     Column("price", BigInteger, nullable=False),
     Column("carried", BigInteger, nullable=False),  # community amounts carried, minor units
+    *(Column(f"paid_{role}", BigInteger, nullable=False) for role in ROLES),
+    *(Column(f"place_{role}", BigInteger) for role in ROLES),
 )
 
 # Rows the report lists, in log order (rowid tables, by id).
@@ -161,4 +168,4 @@ yields = _fact_table(
     grouped=False,
 )
 
-FACT_TABLES = (volumes, shares, sales, first_sales, final_sales, people, yields)
+FACT_TABLES = (volumes, sales, first_sales, final_sales, people, yields)

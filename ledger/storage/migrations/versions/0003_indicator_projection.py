@@ -9,18 +9,22 @@ Revises: 0002
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0003"
 down_revision = "0002"
 
-FACT_TABLES = ("indicator_volumes", "indicator_shares", "indicator_sales",
+ROLES = ("harvesters", "harvester", "community_fund", "community_association", "cooperative",
+         "processor", "trader", "transport", "other")
+FACT_TABLES = ("indicator_volumes", "indicator_sales",
                "indicator_first_sales", "indicator_final_sales", "indicator_people",
                "indicator_yields")
 
 
-def _fact_table(name: str, *columns: sa.Column[object], grouped: bool = True) -> None:
+def _fact_table(name: str, *columns: sa.Column[Any], grouped: bool = True) -> None:
     # Grouped tables are stored in group order (WITHOUT ROWID on SQLite): see
     # ledger/storage/indicator_tables.py.
     key = [sa.Column("grp", sa.Integer, primary_key=True, autoincrement=False)] \
@@ -81,12 +85,12 @@ def upgrade() -> None:
     _fact_table("indicator_volumes",
                 sa.Column("quantity", sa.BigInteger, nullable=False),
                 sa.Column("exponent", sa.SmallInteger, nullable=False))
-    _fact_table("indicator_shares",
-                sa.Column("amount", sa.BigInteger, nullable=False))
     _fact_table("indicator_sales",
                 sa.Column("dispatch_seq", sa.BigInteger, nullable=False),
                 sa.Column("price", sa.BigInteger, nullable=False),
-                sa.Column("carried", sa.BigInteger, nullable=False))
+                sa.Column("carried", sa.BigInteger, nullable=False),
+                *(sa.Column(f"paid_{role}", sa.BigInteger, nullable=False) for role in ROLES),
+                *(sa.Column(f"place_{role}", sa.BigInteger) for role in ROLES))
     _fact_table("indicator_first_sales",
                 sa.Column("dispatch_seq", sa.BigInteger, nullable=False),
                 sa.Column("at", sa.String(32), nullable=False),
