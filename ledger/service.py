@@ -285,10 +285,12 @@ class Ledger:
             checkpoints = [Checkpoint(self.origin, stored.size, stored.root_hash)
                            for stored in self.store.checkpoints()]
         scratch = ScratchFile() if self.size() > SCRATCH_THRESHOLD else None
+        small = 1 << 20  # bits: actors, keys and products number in the thousands at most
         state = None if scratch is None else MemoryState(
-            actors=scratch.mapping("actors"), keys=scratch.mapping("keys"),
-            products=scratch.mapping("products"), lots=scratch.mapping("lots"),
-            events=scratch.mapping("events"))
+            actors=scratch.mapping("actors", bloom_bits=small),
+            keys=scratch.mapping("keys", bloom_bits=small),
+            products=scratch.mapping("products", bloom_bits=small),
+            lots=scratch.mapping("lots"), events=scratch.mapping("events"))
         try:
             report = run_verification(self.store.iter_entries(), checkpoints,
                                       workers=workers, progress=progress, state=state)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -147,24 +148,45 @@ def test_the_write_back_scratch_mapping_agrees_with_a_dict(
 
     scratch = ScratchFile()
     try:
-        mapping = scratch.mapping("lots", cache_size=2, flush_every=3)
-        model: dict[str, int] = {}
-        for op, key, value in operations:
-            if op == "set":
-                mapping[key] = model[key] = value
-            elif op == "del" and key in model:
-                del mapping[key]
-                del model[key]
-            elif op == "get":
-                assert mapping.get(key) == model.get(key)
-            elif op == "has":
-                assert (key in mapping) == (key in model)
-            else:
-                assert len(mapping) == len(model)
-        assert sorted(mapping) == sorted(model)
-        assert {k: mapping[k] for k in mapping} == model
+        _agrees_with_a_dict(scratch.mapping("lots", cache_size=2, flush_every=3), operations)
+        # A saturated filter (64 bits) says "maybe" to everything: the file must answer.
+        _agrees_with_a_dict(scratch.mapping("full", cache_size=2, flush_every=3,
+                                            bloom_bits=64), operations)
     finally:
         scratch.close()
+
+
+def _agrees_with_a_dict(mapping: MutableMapping[str, int],
+                        operations: list[tuple[str, str, int]]) -> None:
+    model: dict[str, int] = {}
+    for op, key, value in operations:
+        if op == "set":
+            mapping[key] = model[key] = value
+        elif op == "del" and key in model:
+            del mapping[key]
+            del model[key]
+        elif op == "get":
+            assert mapping.get(key) == model.get(key)
+        elif op == "has":
+            assert (key in mapping) == (key in model)
+        else:
+            assert len(mapping) == len(model)
+    assert sorted(mapping) == sorted(model)
+    assert {k: mapping[k] for k in mapping} == model
+
+
+def test_the_bloom_filter_never_forgets_a_key() -> None:
+    from ledger.storage.scratch import BloomFilter
+
+    bloom = BloomFilter(1 << 12)
+    keys = [f"event-{n}" for n in range(2000)]
+    for key in keys[:1000]:
+        bloom.add(key)
+    assert all(key in bloom for key in keys[:1000])
+    # Half full, it still rules out most keys it never saw (that is what it is for).
+    assert sum(key in bloom for key in keys[1000:]) < 800
+    with pytest.raises(ValueError, match="power of two"):
+        BloomFilter(1000)
 
 
 def test_scratch_mapping_behaves_like_a_dict() -> None:
