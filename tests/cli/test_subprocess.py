@@ -77,7 +77,8 @@ def test_bench_prints_its_figures_as_json(trilha_bin: str, cli_env: dict[str, st
     assert result.returncode == 0, result.stderr
     figures = json.loads(result.stdout)
     assert figures["entries"] >= 5000 and figures["verify"]["ok"]
-    for key in ("append_one_writer_per_s", "append_four_writers_per_s", "append_batched_per_s",
+    for key in ("append_one_writer_per_s", "append_one_writer_at_full_size_per_s",
+                "append_four_writers_per_s", "append_batched_per_s",
                 "bytes_per_entry", "provenance_big_lot", "inclusion_proof", "raw"):
         assert key in figures
     assert figures["provenance_big_lot"]["ancestor_lots"] >= 1000
