@@ -54,7 +54,10 @@ class Indicators:
 def indicators_for(ledger: Ledger, filters: Filters = NO_FILTERS) -> Indicators:
     """Every indicator over the whole ledger: the projection, caught up first."""
     catch_up(ledger)
-    return indicators_from(IndicatorProjection(ledger.store.engine).totals(filters))
+    # A whole-chain report reads about a million rows into tuples and dicts, none in a
+    # cycle: the collector's passes over them would only slow the reading down.
+    with paused_gc():
+        return indicators_from(IndicatorProjection(ledger.store.engine).totals(filters))
 
 
 def catch_up(ledger: Ledger, batch: int = FOLD_BATCH, *, until: int | None = None) -> int:
