@@ -2,11 +2,12 @@
 
 The marshmallow schemas of this package are the one definition of every JSON form.
 Running them through marshmallow's generic machinery (error stores, processor lookup,
-getters per field) costs most of a full verification, about 300 µs an entry, so
-:func:`loader` and :func:`dumper` turn a schema into nested closures that call the very
-same field objects (their ``_deserialize``/``_serialize``, their validators, the schema's
-``post_load`` hooks) without the bookkeeping. Nothing is re-stated here: a rule lives in
-its schema and only there.
+getters per field) cost most of a full verification, about 300 µs an entry, so
+:func:`loader` and :func:`dumper` generate straight-line Python for a schema, one block
+per field, that calls the very same field objects (their ``_deserialize``/``_serialize``,
+their validators, the schema's ``post_load`` hooks) without the bookkeeping; only plain
+strings and strict integers are type-checked inline. Nothing is re-stated here: a rule
+lives in its schema and only there.
 
 A compiled loader takes the happy path only. On anything unexpected it raises
 :class:`Fallback` and :func:`load` runs the schema itself, whose answer (value or the
@@ -20,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from marshmallow import Schema, fields, missing
+from marshmallow import EXCLUDE, RAISE, Schema, fields, missing
 from marshmallow.decorators import POST_DUMP, POST_LOAD, PRE_DUMP, PRE_LOAD, VALIDATES
 from marshmallow.decorators import VALIDATES_SCHEMA as SCHEMA_VALIDATORS
 from marshmallow.validate import Regexp, Validator
@@ -93,8 +94,6 @@ def _check_schema(schema: Schema, hooks: tuple[str, ...]) -> None:
 def _compile_load(schema: Schema) -> Load:
     """Generate straight-line Python for ``schema``: one block per field, no loops."""
     _check_schema(schema, (PRE_LOAD, VALIDATES, SCHEMA_VALIDATORS))
-    from marshmallow import EXCLUDE, RAISE
-
     if schema.unknown not in (RAISE, EXCLUDE):
         raise NotCompilable("unknown=INCLUDE")
     scope: dict[str, Any] = {"Fallback": Fallback, "MISSING": missing,
