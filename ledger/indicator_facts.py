@@ -13,7 +13,16 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
+from decimal import (
+    MAX_EMAX,
+    MIN_EMIN,
+    Context,
+    Decimal,
+    DivisionByZero,
+    Inexact,
+    InvalidOperation,
+    Overflow,
+)
 from typing import Any
 
 # The volume measures and the ``entries`` groups, in the order one step adds them (a first
@@ -111,7 +120,7 @@ class SaleFact:
     position: int  # 1 = the sale of the harvest, then along the chain
     currency: str
     price: int
-    community: int  # community-role amounts carried to this sale, whole minor units
+    community: Decimal  # community-role amounts carried to this sale (weighted, minor units)
     shares: tuple[tuple[str, int], ...]  # (role, amount) in the split's order
     first: FirstSale | None
     final: FinalSale | None
@@ -148,13 +157,23 @@ class YieldFact:
 Fact = VolumeFact | PeopleFact | SaleFact | YieldFact
 
 
-@dataclass(frozen=True, slots=True)
-class SaleTotal:
-    position: int
-    currency: str
-    final: bool  # received by a buyer
-    price: int
-    community: int
+SaleSums = dict[Any, tuple[Decimal, int]]  # -> (Σ community amounts carried, Σ prices)
+
+# Community amounts carried are weighted Decimals (28 significant digits); their sums are
+# taken exactly, in any order, or not at all: a sum that would need rounding raises.
+EXACT = Context(prec=200, Emax=MAX_EMAX, Emin=MIN_EMIN,
+                traps=[Inexact, InvalidOperation, DivisionByZero, Overflow])
+
+
+def add_sale(at_step: SaleSums, at_final: SaleSums, position: int, currency: str,
+             final: bool, community: Decimal, price: int) -> None:
+    """Count sales in the community shares (``community`` and ``price`` may sum several):
+    at their position along the chain, and among final sales if a buyer received them."""
+    carried, paid = at_step.get((position, currency), (Decimal(0), 0))
+    at_step[(position, currency)] = (EXACT.add(carried, community), paid + price)
+    if final:
+        carried, paid = at_final.get(currency, (Decimal(0), 0))
+        at_final[currency] = (EXACT.add(carried, community), paid + price)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +182,8 @@ class Totals:
 
     volumes: tuple[tuple[str, str, Decimal], ...]  # (measure, key, Σ quantity)
     shares: tuple[tuple[str | None, int, str, str, int], ...]  # (season, pos, cur, role, Σ)
-    sales: tuple[SaleTotal, ...]
+    at_step: SaleSums  # (position, currency) -> sums
+    at_final: SaleSums  # currency -> sums, of sales to buyers
     first_sales: tuple[dict[str, Any], ...]  # FirstSale.row()
     final_sales: tuple[tuple[str, str, Decimal, int], ...]  # (lot, key, quantity, days)
     yields: tuple[dict[str, Any], ...]  # Yield.row()
@@ -211,7 +231,8 @@ def summarise(facts: Iterable[Fact], filters: Filters,
     """Sum the facts that pass the filters, in memory (the projection does it in SQL)."""
     volumes: dict[tuple[str, str], Decimal] = {}
     shares: dict[tuple[str | None, int, str, str], int] = {}
-    sales: dict[tuple[int, str, bool], list[int]] = {}
+    at_step: SaleSums = {}
+    at_final: SaleSums = {}
     first: list[dict[str, Any]] = []
     final: list[tuple[str, str, Decimal, int]] = []
     yields: list[dict[str, Any]] = []
@@ -232,7 +253,9 @@ def summarise(facts: Iterable[Fact], filters: Filters,
         elif isinstance(fact, YieldFact):
             yields.append(fact.item.row())
         else:
-            _add_sale(fact, shares, sales, entries)
+            _add_sale(fact, shares, entries)
+            add_sale(at_step, at_final, fact.position, fact.currency, fact.final is not None,
+                     fact.community, fact.price)
             if fact.first is not None:
                 first.append(fact.first.row())
             if fact.final is not None:
@@ -241,21 +264,16 @@ def summarise(facts: Iterable[Fact], filters: Filters,
     return Totals(
         tuple((m, k, total) for (m, k), total in volumes.items()),
         tuple((*key, amount) for key, amount in shares.items()),
-        tuple(SaleTotal(p, c, f, price, community)
-              for (p, c, f), (price, community) in sales.items()),
+        at_step, at_final,
         tuple(first), tuple(final), tuple(yields), len(harvesters), len(households),
         entries)
 
 
 def _add_sale(fact: SaleFact, shares: dict[tuple[str | None, int, str, str], int],
-              sales: dict[tuple[int, str, bool], list[int]],
               entries: dict[str, list[int]]) -> None:
     for role, amount in fact.shares:
         key = (fact.dims.season, fact.position, fact.currency, role)
         shares[key] = shares.get(key, 0) + amount
-    total = sales.setdefault((fact.position, fact.currency, fact.final is not None), [0, 0])
-    total[0] += fact.price
-    total[1] += fact.community
     entries.setdefault("benefits", []).append(fact.dispatch_seq)
     if fact.first is not None:
         entries.setdefault("first_sales", []).extend([fact.dispatch_seq, fact.seq])

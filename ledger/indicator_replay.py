@@ -156,11 +156,9 @@ class Replay:
         if self.catalogue.actor_kinds.get(step["actor"]) == "buyer":
             final = FinalSale(parent.key, parent.quantity,
                               (dims.day - parent.first_harvest).days)
-        # The community amount carried to a sale, in whole minor units rounded as the
-        # lot page rounds it (ledger/value_share.py): sums of it are exact integers.
-        carried = int(parent.community.get(sale.currency, Decimal(0)).to_integral_value())
         self.facts.append(SaleFact(step["seq"], sale.seq, dims, parent.sales, sale.currency,
-                                   sale.price, carried, sale.shares, first, final))
+                                   sale.price, parent.community.get(sale.currency, Decimal(0)),
+                                   sale.shares, first, final))
         if first is not None:
             self.facts.append(VolumeFact(step["seq"], dims, "sold at first sale", parent.key,
                                          parent.quantity))

@@ -131,28 +131,18 @@ def indicators_from(totals: Totals) -> Indicators:
 def _community_shares(totals: Totals) -> tuple[dict[int, dict[str, Decimal]],
                                                dict[str, Decimal | None]]:
     """Σ community amounts carried ÷ Σ prices: per sale position, and at final sales."""
-    at_step: dict[tuple[int, str], list[int]] = {}
-    final: dict[str, list[int]] = {}
-    for total in totals.sales:
-        sums = at_step.setdefault((total.position, total.currency), [0, 0])
-        sums[0] += total.community
-        sums[1] += total.price
-        if total.final:
-            sums = final.setdefault(total.currency, [0, 0])
-            sums[0] += total.community
-            sums[1] += total.price
     by_step: dict[int, dict[str, Decimal]] = {}
-    for (position, currency), (community, price) in sorted(at_step.items()):
+    for (position, currency), (community, price) in sorted(totals.at_step.items()):
         if price:
             by_step.setdefault(position, {})[currency] = _ratio(community, price)
     farm_gate: dict[str, Decimal | None] = {
         currency: _ratio(community, price)
-        for currency, (community, price) in sorted(final.items()) if price}
+        for currency, (community, price) in sorted(totals.at_final.items()) if price}
     return by_step, farm_gate
 
 
-def _ratio(community: int, price: int) -> Decimal:
-    return (Decimal(community) / price).quantize(Decimal("0.0001"))
+def _ratio(community: Decimal, price: int) -> Decimal:
+    return (community / price).quantize(Decimal("0.0001"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -227,7 +227,8 @@ class FactRows:
                                           final is not None))
         head = self._head(fact.seq, fact.dims)
         self.by_table[it.sales].append((grp, *head, fact.dispatch_seq, fact.price,
-                                        fact.community, *_paid(fact.shares, head[0])))
+                                        *_carried(fact.community),
+                                        *_paid(fact.shares, head[0])))
         if first is not None:
             self.by_table[it.first_sales].append((
                 *self._head(fact.seq, fact.dims), fact.dispatch_seq, first.at,
@@ -240,6 +241,15 @@ class FactRows:
             self.by_table[it.final_sales].append((
                 *self._head(fact.seq, fact.dims), fact.dispatch_seq, final.key,
                 str(final.quantity), final.days))
+
+
+def _carried(amount: Decimal) -> tuple[int | None, str | None]:
+    """A community amount carried, as exact millionths of a minor unit (summed by SQL)
+    or, when it has more decimals than that (a weight of 1/3...), as Decimal text."""
+    scaled = amount.scaleb(it.QUANTITY_DECIMALS)
+    if scaled == scaled.to_integral_value() and abs(scaled) < 2 ** 62:
+        return int(scaled), None
+    return None, str(amount)
 
 
 def _paid(shares: tuple[tuple[str, int], ...], fact_id: int) -> tuple[int | None, ...]:

@@ -2,9 +2,11 @@
 
 All reads run in one transaction (a snapshot: SQLite's WAL read transaction, PostgreSQL's
 REPEATABLE READ), so every figure covers the same folded steps. Sums are exact: every
-summed column is an integer (minor units, or millionths of a unit); quantities are summed
-as two parts (the quotient and the remainder by 2^30) that no ledger can make overflow 64
-bits, since one lot may hold 10^18 millionths.
+column SQL sums is an integer (minor units, or millionths of a unit); quantities are
+summed as two parts (the quotient and the remainder by 2^30) that no ledger can make
+overflow 64 bits, since one lot may hold 10^18 millionths. The community amounts carried
+to sales are weighted Decimals, summed exactly (ledger/indicator_facts.py EXACT): in SQL as
+millionths of a minor unit when they have no more decimals, else here.
 """
 
 from __future__ import annotations
@@ -30,11 +32,13 @@ from sqlalchemy import (
 
 from ledger.indicator_facts import (
     ENTRY_GROUPS,
+    EXACT,
     MEASURES,
     VOLUME_GROUPS,
     Filters,
-    SaleTotal,
+    SaleSums,
     Totals,
+    add_sale,
     first_sale_row,
     yield_row,
 )
@@ -79,9 +83,9 @@ def read_totals(engine: Engine, filters: Filters) -> Totals:
         volumes = query.volumes(entries, firsts)
         first_sales, final_sales = query.sales(entries, firsts)
         harvesters, households = query.people()
-        shares, sale_totals = query.sales_sums()
-        totals = Totals(volumes, shares, sale_totals, first_sales, final_sales, query.yields(),
-                        harvesters, households,
+        at_step, at_final = query.community_sums()
+        totals = Totals(volumes, query.shares(), at_step, at_final, first_sales, final_sales,
+                        query.yields(), harvesters, households,
                         {group: entries[group] for group in sorted(
                             entries, key=lambda g: (firsts[g], ENTRY_GROUPS.index(g)))})
         if scoped:
@@ -184,7 +188,8 @@ class _Query:
     def sales(self, entries: dict[str, list[int]], firsts: dict[str, int]
               ) -> tuple[tuple[dict[str, Any], ...], tuple[tuple[str, str, Decimal, int], ...]]:
         s, f, b = it.sales.c, it.first_sales.c, it.final_sales.c
-        rows = sorted(self._rows(it.sales, select(s.seq, s.dispatch_seq)))  # one per receipt
+        # One sale per receipt: in log order by its seq.
+        rows = sorted(self._rows(it.sales, select(s.seq, s.dispatch_seq)))
         if rows:
             entries["benefits"], firsts["benefits"] = [row[1] for row in rows], rows[0][0]
         first = self._rows(it.first_sales, select(
@@ -205,25 +210,39 @@ class _Query:
                       for product, currency, reference in (products[grp],)),
                 tuple((lot, key, texts[sold], days) for _, _, lot, key, sold, days in final))
 
-    def sales_sums(self) -> tuple[tuple[tuple[str | None, int, str, str, int], ...],
-                                  tuple[SaleTotal, ...]]:
-        """Per group of sales: prices, community amounts carried and each role's pay, with
-        the place of each role's first share (to list roles in the order they appear)."""
+    def community_sums(self) -> tuple[SaleSums, SaleSums]:
+        """Σ community amounts carried and Σ prices, per position and currency and at final
+        sales: SQL sums of exact millionths, plus the few amounts kept as Decimal text."""
+        s = it.sales.c
+        keys = self.kinds.get(it.SALE_GROUP, {})
+        at_step: SaleSums = {}
+        at_final: SaleSums = {}
+        for grp, price, high, low in self._rows(it.sales, select(
+                s.grp, func.sum(s.price), *_sum(s.carried)).group_by(s.grp)):
+            _, position, currency, final = keys[grp]
+            carried = EXACT.scaleb(Decimal(_whole(high, low)), -it.QUANTITY_DECIMALS)
+            add_sale(at_step, at_final, position, currency, final, carried, int(price))
+        for grp, written in self._rows(it.sales, select(s.grp, s.carried_text).where(
+                s.carried_text.is_not(None))):
+            _, position, currency, final = keys[grp]
+            add_sale(at_step, at_final, position, currency, final, Decimal(written), 0)
+        return at_step, at_final
+
+    def shares(self) -> tuple[tuple[str | None, int, str, str, int], ...]:
+        """Per group of sales, each role's pay, with the place of the role's first share
+        (to list roles in the order they appear)."""
         s = it.sales.c
         roles = [s[f"paid_{role}"] for role in it.ROLES]
         places = [func.min(s[f"place_{role}"]) for role in it.ROLES]
         # Money is summed plainly: a group would need 9.2e18 minor units to overflow, and
         # SQLite then raises rather than return a wrong sum (PostgreSQL sums to numeric).
         rows = self._rows(it.sales, select(
-            s.grp, func.sum(s.price), func.sum(s.carried), *(func.sum(paid) for paid in roles),
-            *places).group_by(s.grp))
+            s.grp, *(func.sum(paid) for paid in roles), *places).group_by(s.grp))
         keys = self.kinds.get(it.SALE_GROUP, {})
-        totals = []
         shares: dict[tuple[str | None, int, str, str], list[int]] = {}  # -> [place, paid]
         count = len(it.ROLES)
-        for grp, price, carried, *sums in rows:
-            season, position, currency, final = keys[grp]
-            totals.append(SaleTotal(position, currency, final, int(price), int(carried)))
+        for grp, *sums in rows:
+            season, position, currency, _ = keys[grp]
             for k, role in enumerate(it.ROLES):
                 place = sums[count + k]
                 if place is not None:  # sales to buyers and to others: one group each
@@ -231,8 +250,8 @@ class _Query:
                                               [int(place), 0])
                     share[0] = min(share[0], int(place))
                     share[1] += int(sums[k])
-        return (tuple((*key, paid) for key, (_, paid) in sorted(
-                    shares.items(), key=lambda item: item[1][0])), tuple(totals))
+        return tuple((*key, paid) for key, (_, paid) in sorted(
+            shares.items(), key=lambda item: item[1][0]))
 
     def people(self) -> tuple[int, int]:
         p = it.people.c

@@ -128,7 +128,10 @@ sales = _fact_table(
     "indicator_sales",
     Column("dispatch_seq", BigInteger, nullable=False),
     Column("price", BigInteger, nullable=False),
-    Column("carried", BigInteger, nullable=False),  # community amounts carried, minor units
+    # The community amounts carried to the sale: millionths of a minor unit when that is
+    # exact (nearly always), else the Decimal's text.
+    Column("carried", BigInteger),
+    Column("carried_text", Text),
     *(Column(f"paid_{role}", BigInteger, nullable=False) for role in ROLES),
     *(Column(f"place_{role}", BigInteger) for role in ROLES),
 )

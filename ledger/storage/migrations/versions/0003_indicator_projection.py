@@ -88,7 +88,8 @@ def upgrade() -> None:
     _fact_table("indicator_sales",
                 sa.Column("dispatch_seq", sa.BigInteger, nullable=False),
                 sa.Column("price", sa.BigInteger, nullable=False),
-                sa.Column("carried", sa.BigInteger, nullable=False),
+                sa.Column("carried", sa.BigInteger),
+                sa.Column("carried_text", sa.Text),
                 *(sa.Column(f"paid_{role}", sa.BigInteger, nullable=False) for role in ROLES),
                 *(sa.Column(f"place_{role}", sa.BigInteger) for role in ROLES))
     _fact_table("indicator_first_sales",
