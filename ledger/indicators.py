@@ -69,6 +69,8 @@ def catch_up(ledger: Ledger, batch: int = FOLD_BATCH, *, until: int | None = Non
     """
     projection = IndicatorProjection(ledger.store.engine)
     folded = 0
+    if not projection.behind():
+        return folded  # the usual case: no lock taken
     # Traces and facts are many small objects in no cycle: the collector can wait.
     with paused_gc():
         while True:

@@ -44,6 +44,14 @@ class IndicatorProjection:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
+    def behind(self) -> int:
+        """How many entries the log holds that the projection has not folded yet (read
+        without the lock: a report with nothing to fold never waits for writers)."""
+        with self.engine.connect() as connection:
+            folded = connection.execute(select(it.position.c.next_seq)).scalar_one()
+            size = connection.execute(select(t.log_head.c.size)).scalar_one()
+        return max(int(size) - int(folded), 0)
+
     @contextmanager
     def folding(self) -> Iterator[FoldSession]:
         """A locked write transaction: committed if the block ends normally."""
