@@ -47,6 +47,8 @@ from ledger.storage.records import (
     lot_to_row,
 )
 
+WRITER_CACHE_KIB = 64 * 1024  # the append connection's page cache (one per process)
+
 # Statements built once: building SQLAlchemy expressions per call costs more than running
 # them on SQLite, and appends sit on the hot path.
 _ACTOR = select(t.actors).where(t.actors.c.actor_id == bindparam("id"))
@@ -366,6 +368,11 @@ class Store:
             # A forked child must not share its parent's connection: it opens its own.
             self._writer = self.engine.connect().execution_options(**{WRITE_OPTION: True})
             self._writer_pid = os.getpid()
+            if self.is_sqlite:
+                # Every append probes random pages of the event-id, lot and link indexes:
+                # a large ledger's working set outgrows SQLite's 2 MiB default cache.
+                driver: Any = self._writer.connection.driver_connection
+                driver.execute(f"PRAGMA cache_size=-{WRITER_CACHE_KIB}")
         return self._writer
 
     def _drop_writer(self) -> None:
