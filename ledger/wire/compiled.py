@@ -38,8 +38,8 @@ class NotCompilable(Exception):
     """The schema uses a feature the compiler does not model."""
 
 
-_LOADERS: dict[int, tuple[Schema, Load | None]] = {}
-_DUMPERS: dict[int, tuple[Schema, Dump | None]] = {}
+_LOADERS: dict[int, tuple[Schema, Any]] = {}
+_DUMPERS: dict[int, tuple[Schema, Any]] = {}
 
 
 def load(schema: Schema, data: Any) -> Any:
@@ -61,26 +61,27 @@ def dump(schema: Schema, obj: Any) -> Any:
 
 def loader(schema: Schema) -> Load | None:
     """The compiled loader of ``schema`` (built once per instance), or None."""
-    cached = _LOADERS.get(id(schema))
-    if cached is None or cached[0] is not schema:
-        try:
-            compiled: Load | None = _compile_load(schema)
-        except NotCompilable:
-            compiled = None
-        cached = _LOADERS[id(schema)] = (schema, compiled)
-    return cached[1]
+    return _compiled(_LOADERS, schema, _compile_load)
 
 
 def dumper(schema: Schema) -> Dump | None:
     """The compiled dumper of ``schema`` (built once per instance), or None."""
-    cached = _DUMPERS.get(id(schema))
-    if cached is None or cached[0] is not schema:
+    return _compiled(_DUMPERS, schema, _compile_dump)
+
+
+def _compiled(cache: dict[int, tuple[Schema, Any]], schema: Schema,
+              compile_: Callable[[Schema], Callable[[Any], Any]]
+              ) -> Callable[[Any], Any] | None:
+    cached = cache.get(id(schema))
+    if cached is None or cached[0] is not schema:  # an id may be reused by a new schema
+        function: Callable[[Any], Any] | None
         try:
-            compiled: Dump | None = _compile_dump(schema)
+            function = compile_(schema)
         except NotCompilable:
-            compiled = None
-        cached = _DUMPERS[id(schema)] = (schema, compiled)
-    return cached[1]
+            function = None
+        cached = cache[id(schema)] = (schema, function)
+    result: Callable[[Any], Any] | None = cached[1]
+    return result
 
 
 def _check_schema(schema: Schema, hooks: tuple[str, ...]) -> None:
