@@ -361,15 +361,6 @@ def load_event(data: Any) -> ev.Event:
     """Outside JSON (an unsigned event) to a typed :class:`Event`, in normal form only."""
     if not isinstance(data, dict):
         raise ValidationError("event: expected a JSON object", field="event")
-    event = _event_from(data)
-    if not _dumps_back_to(event, data):
-        raise ValidationError("event: not in normal form (a field is written in a way that "
-                              "dumps differently, e.g. optional fields set to null)",
-                              field="event")
-    return event
-
-
-def _event_from(data: dict[str, Any]) -> ev.Event:
     try:
         envelope = compiled.load(_ENVELOPE, data)
     except MarshmallowError as exc:
@@ -379,65 +370,24 @@ def _event_from(data: dict[str, Any]) -> ev.Event:
         body = compiled.load(_body_schema(kind), envelope["body"])
     except MarshmallowError as exc:
         raise_validation(exc, "body")
-    return ev.Event(id=envelope["id"], kind=kind, actor=envelope["actor"], at=envelope["at"],
-                    body=body)
+    event = ev.Event(id=envelope["id"], kind=kind, actor=envelope["actor"], at=envelope["at"],
+                     body=body)
+    if dump_event(event) != data:
+        raise ValidationError("event: not in normal form (a field is written in a way that "
+                              "dumps differently, e.g. optional fields set to null)",
+                              field="event")
+    return event
 
 
 def dump_event(event: ev.Event) -> dict[str, Any]:
-    return {**_envelope_dump(event), "body": _drop_none(_body_dump(event))}
-
-
-def _envelope_dump(event: ev.Event) -> dict[str, Any]:
-    return {"id": event.id, "kind": event.kind.value, "actor": event.actor,
-            "at": _ENVELOPE.fields["at"].serialize("at", {"at": event.at})}
-
-
-def _body_dump(event: ev.Event) -> Any:
-    return compiled.dump(_body_schema(event.kind), _body_for_dump(event.body))
-
-
-def _dumps_back_to(event: ev.Event, data: dict[str, Any]) -> bool:
-    """``dump_event(event) == data``, without building the dump's None-free copy."""
-    envelope = _envelope_dump(event)
-    return (data.keys() == _EVENT_KEYS and all(data[k] == v for k, v in envelope.items())
-            and _equal_without_none(_body_dump(event), data["body"]))
-
-
-_EVENT_KEYS = frozenset(("id", "kind", "actor", "at", "body"))
-
-
-def _equal_without_none(dumped: Any, data: Any) -> bool:
-    """``_drop_none(dumped) == data``, in one walk (scalars compared in place)."""
-    if isinstance(dumped, dict):
-        if not isinstance(data, dict):
-            return False
-        present = 0
-        for key, value in dumped.items():
-            if value is None:
-                continue
-            present += 1
-            other = data.get(key, _ABSENT)
-            if type(value) in _SCALARS:
-                if value != other or other is _ABSENT:
-                    return False
-            elif other is _ABSENT or not _equal_without_none(value, other):
-                return False
-        return present == len(data)
-    if isinstance(dumped, list):
-        if not isinstance(data, list) or len(dumped) != len(data):
-            return False
-        for value, other in zip(dumped, data, strict=True):
-            if type(value) in _SCALARS:
-                if value != other:
-                    return False
-            elif not _equal_without_none(value, other):
-                return False
-        return True
-    return bool(dumped == data)
-
-
-_ABSENT = object()
-_SCALARS = frozenset((str, int, float, bool))
+    body = compiled.dump(_body_schema(event.kind), _body_for_dump(event.body))
+    return {
+        "id": event.id,
+        "kind": event.kind.value,
+        "actor": event.actor,
+        "at": _ENVELOPE.fields["at"].serialize("at", {"at": event.at}),
+        "body": _drop_none(body),
+    }
 
 
 def _body_for_dump(body: ev.Body) -> Any:
