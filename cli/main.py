@@ -56,8 +56,23 @@ def cli(ctx: click.Context, db_url: str | None, as_json: bool, lang: str | None)
     ctx.call_on_close(context.close)
 
 
+def _set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.find_object(Context).as_json = True  # type: ignore[union-attr]
+
+
+def _accept_json_after(command: click.Command) -> None:
+    """``trilha report --json`` means ``trilha --json report``: people put the flag last."""
+    command.params.append(click.Option(["--json"], is_flag=True, expose_value=False,
+                                       callback=_set_json,
+                                       help="Print machine-readable JSON."))
+    for sub in getattr(command, "commands", {}).values():
+        _accept_json_after(sub)
+
+
 for _name in COMMAND_MODULES:
     for _command in importlib.import_module(_name).COMMANDS:
+        _accept_json_after(_command)
         cli.add_command(_command)
 
 

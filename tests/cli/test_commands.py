@@ -56,6 +56,10 @@ def test_products_list_show_and_import(run: Invoke, tmp_path: Path) -> None:
     assert any(p["code"] == "acai-fruit" for p in products)
     shown = json.loads(run("--json", "product", "show", "acai-fruit").stdout)
     assert shown["reference_min_price"]["amount"] == 198
+    # The flag after the command (how people type it) means the same.
+    assert json.loads(run("product", "show", "acai-fruit", "--json").stdout) == shown
+    assert json.loads(run("product", "list", "--json").stdout) == products
+    assert not run("product", "list").stdout.startswith("[")
     extra = tmp_path / "extra.yaml"
     extra.write_text(
         "- {code: cupuacu-pulp, species: Theobroma grandiflorum, form: pulp, unit: KGM, "
