@@ -220,9 +220,14 @@ def _indicator_figures(ledger: Ledger, size: int, recent: int = 1000) -> dict[st
             lambda: catch_up(ledger, until=max(size - recent, 0))), 2),
         f"indicators_catch_up_{recent}_s": round(seconds(lambda: catch_up(ledger)), 3),
         "indicators_whole_chain_s": median_of_3(Filters()),
-        # The synthetic ledger's one season, and one of its 40 communities.
-        "indicators_filtered_s": {"season": median_of_3(Filters(season="2025")),
-                                  "community": median_of_3(Filters(community="community-0"))},
+        # The synthetic ledger's one season, one of its 40 communities, the cooperative
+        # every chain passes through and the buyer at the end of each (their filters walk
+        # the lot graph over the whole ledger).
+        "indicators_filtered_s": {
+            "season": median_of_3(Filters(season="2025")),
+            "community": median_of_3(Filters(community="community-0")),
+            "cooperative_of_every_chain": median_of_3(Filters(cooperative="coop")),
+            "buyer_of_every_chain": median_of_3(Filters(cooperative="buyer"))},
     }
 
 

@@ -9,14 +9,17 @@ import random
 from dataclasses import fields
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import column, func, select
 
 from ledger.demo import build_demo
 from ledger.domain import events as ev
 from ledger.domain.measures import Valuation
 from ledger.indicators import Filters, Indicators, catch_up, compute, indicators_for
 from ledger.service import Ledger
+from ledger.storage import indicator_queries
 from ledger.storage import indicator_tables as it
 from tests.builders import World, origin, valuation
 
@@ -199,3 +202,31 @@ def test_the_projection_scale_is_the_most_decimals_a_quantity_may_have() -> None
     assert parse_quantity_text("1." + "9" * it.QUANTITY_DECIMALS)
     with pytest.raises(ValidationError):
         parse_quantity_text("1." + "9" * (it.QUANTITY_DECIMALS + 1))
+
+
+def test_the_cooperative_filter_is_the_replays_whichever_lots_it_probes(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A scope of few lots is probed as such; one of most lots through the lots outside
+    it; one of every lot not at all. Each way gives the replay's figures."""
+    chosen_tests: list[str] = []
+    fill = indicator_queries._fill_scope
+
+    def recording(connection: Any, actor: str) -> Any:
+        test = fill(connection, actor)
+        chosen_tests.append("all" if test is None else
+                            "outside" if "NOT IN" in str(test(column("lot"))) else "inside")
+        return test
+
+    monkeypatch.setattr(indicator_queries, "_fill_scope", recording)
+    rng = random.Random(4)
+    for _ in range(6):
+        _random_history(world, rng, rng.randint(5, 30))
+        for actor in ACTORS:
+            chosen = Filters(cooperative=actor)
+            assert_same(indicators_for(world.ledger, chosen), replayed(world.ledger, chosen))
+        # A lot only its harvester handles: no other scope is then the whole.
+        world.harvest(f"LONE-{len(chosen_tests)}")
+        for actor in ACTORS:
+            chosen = Filters(cooperative=actor)
+            assert_same(indicators_for(world.ledger, chosen), replayed(world.ledger, chosen))
+    assert {"all", "outside", "inside"} <= set(chosen_tests), chosen_tests

@@ -46,12 +46,13 @@ from ledger.storage import indicator_tables as it
 
 _PART = 2 ** 30
 _SCOPE_LOTS = select(table("indicator_scope", column("lot")).c.lot)
+_OUTSIDE_LOTS = select(table("indicator_outside", column("lot")).c.lot)
+_TEMP_CACHE_KIB = 64 * 1024
+_LotTest = Callable[[Any], ColumnElement[bool]]
 
 # The cooperative filter's lots: those the actor handled or was sent, every lot they came
 # from and every lot made from them (ledger/indicator_facts.py cooperative_lots).
-_SCOPE = """
-CREATE TEMPORARY TABLE IF NOT EXISTS indicator_scope (lot VARCHAR(20) PRIMARY KEY)
-"""
+_TEMPORARY = "CREATE TEMPORARY TABLE IF NOT EXISTS {name} (lot VARCHAR(20) PRIMARY KEY)"
 # Three inserts into the key of the scope (which drops repeats), the walks along links
 # only: most handled lots have neither parents nor children.
 _FILL_SCOPE = (
@@ -75,9 +76,9 @@ def read_totals(engine: Engine, filters: Filters) -> Totals:
         options["isolation_level"] = "REPEATABLE READ"
     with engine.connect().execution_options(**options) as connection, connection.begin():
         scoped = filters.cooperative is not None
-        if filters.cooperative is not None:
-            _fill_scope(connection, filters.cooperative)
-        query = _Query(connection, filters, scoped)
+        scope = None if filters.cooperative is None else _fill_scope(connection,
+                                                                     filters.cooperative)
+        query = _Query(connection, filters, scope)
         entries: dict[str, list[int]] = {}
         firsts: dict[str, int] = {}  # group -> the step where it first appears
         volumes = query.volumes(entries, firsts)
@@ -90,20 +91,40 @@ def read_totals(engine: Engine, filters: Filters) -> Totals:
                             entries, key=lambda g: (firsts[g], ENTRY_GROUPS.index(g)))})
         if scoped:
             connection.execute(text("DELETE FROM indicator_scope"))
+            connection.execute(text("DELETE FROM indicator_outside"))
         return totals
 
 
-def _fill_scope(connection: Connection, actor: str) -> None:
-    """The cooperative's lots, into a temporary table that every query of the report
-    probes (one per connection, emptied before and after each report)."""
-    connection.execute(text(_SCOPE))
-    connection.execute(text("DELETE FROM indicator_scope"))
+def _fill_scope(connection: Connection, actor: str) -> _LotTest | None:
+    """The cooperative's lots, into a temporary table (one per connection, emptied before
+    and after each report); returns the test each fact's lot must pass.
+
+    Probing a large table for every fact costs about as much as the sum itself, so when
+    the scope holds most lots (a cooperative every chain passes through) the few lots
+    outside it are probed instead, and nothing at all when there are none."""
+    if connection.dialect.name == "sqlite":
+        # The temporary tables' own page cache (2 MiB by default) would spill them to disk.
+        connection.exec_driver_sql(f"PRAGMA temp.cache_size=-{_TEMP_CACHE_KIB}")
+    for name in ("indicator_scope", "indicator_outside"):
+        connection.execute(text(_TEMPORARY.format(name=name)))
+        connection.execute(text(f"DELETE FROM {name}"))
     for statement in _FILL_SCOPE:
         if connection.dialect.name == "postgresql":
             statement += " ON CONFLICT DO NOTHING"
         else:
             statement = statement.replace("INSERT", "INSERT OR IGNORE", 1)
         connection.execute(text(statement), {"actor": actor})
+    inside = connection.execute(text("SELECT count(*) FROM indicator_scope")).scalar_one()
+    lots = connection.execute(select(func.count()).select_from(it.lot_traces)).scalar_one()
+    if 2 * int(inside) <= int(lots):
+        return lambda lot: lot.in_(_SCOPE_LOTS)
+    # Every lot a fact names has a trace (facts are folded from traced lots).
+    connection.execute(text(
+        "INSERT INTO indicator_outside (lot) SELECT lot FROM indicator_lots"
+        " WHERE lot NOT IN (SELECT lot FROM indicator_scope)"))
+    if connection.execute(text("SELECT count(*) FROM indicator_outside")).scalar_one() == 0:
+        return None
+    return lambda lot: lot.not_in(_OUTSIDE_LOTS)
 
 
 def _sum(column: Column[Any] | ColumnElement[Any]) -> tuple[ColumnElement[Any], ...]:
@@ -118,10 +139,13 @@ class _Query:
     """The reads of one report. Sums are SQL, by group (streaming: see indicator_tables);
     lists come back as plain rows and are put in log order here."""
 
-    def __init__(self, connection: Connection, filters: Filters, scoped: bool) -> None:
+    def __init__(self, connection: Connection, filters: Filters,
+                 scope: _LotTest | None) -> None:
         self.connection = connection
         self.filters = filters
-        self.scoped = scoped
+        self.scope = scope
+        self.sales_columns = it.sales.c
+        self._sale_groups: list[Any] | None = None
         self.kinds: dict[int, dict[int, tuple[Any, ...]]] = {}  # kind -> grp -> key
         for grp, kind, key in connection.execute(select(it.groups)):
             self.kinds.setdefault(int(kind), {})[int(grp)] = tuple(json.loads(key))
@@ -141,8 +165,8 @@ class _Query:
             query = query.where(c.day >= f.start.isoformat())
         if f.end is not None:
             query = query.where(c.day <= f.end.isoformat())
-        if self.scoped:
-            query = query.where(c.lot.in_(_SCOPE_LOTS))
+        if self.scope is not None:
+            query = query.where(self.scope(c.lot))
         return query
 
     def _rows(self, table: Table, query: Select[Any]) -> list[Any]:
@@ -210,38 +234,47 @@ class _Query:
                       for product, currency, reference in (products[grp],)),
                 tuple((lot, key, texts[sold], days) for _, _, lot, key, sold, days in final))
 
+    def _sales_by_group(self) -> list[Any]:
+        """Per group of sales: Σ price, Σ community amounts carried (two parts), the
+        count of amounts kept as text, then per role Σ paid and the least place. One scan
+        of the sales for both sums below."""
+        if self._sale_groups is None:
+            s = self.sales_columns
+            self._sale_groups = self._rows(it.sales, select(
+                s.grp, func.sum(s.price), *_sum(s.carried), func.count(s.carried_text),
+                *(func.sum(s[f"paid_{role}"]) for role in it.ROLES),
+                *(func.min(s[f"place_{role}"]) for role in it.ROLES)).group_by(s.grp))
+        return self._sale_groups
+
     def community_sums(self) -> tuple[SaleSums, SaleSums]:
         """Σ community amounts carried and Σ prices, per position and currency and at final
         sales: SQL sums of exact millionths, plus the few amounts kept as Decimal text."""
-        s = it.sales.c
+        s = self.sales_columns
         keys = self.kinds.get(it.SALE_GROUP, {})
         at_step: SaleSums = {}
         at_final: SaleSums = {}
-        for grp, price, high, low in self._rows(it.sales, select(
-                s.grp, func.sum(s.price), *_sum(s.carried)).group_by(s.grp)):
+        as_text = 0
+        for grp, price, high, low, written, *_ in self._sales_by_group():
             _, position, currency, final = keys[grp]
             carried = EXACT.scaleb(Decimal(_whole(high, low)), -it.QUANTITY_DECIMALS)
             add_sale(at_step, at_final, position, currency, final, carried, int(price))
-        for grp, written in self._rows(it.sales, select(s.grp, s.carried_text).where(
-                s.carried_text.is_not(None))):
-            _, position, currency, final = keys[grp]
-            add_sale(at_step, at_final, position, currency, final, Decimal(written), 0)
+            as_text += int(written)
+        if as_text:
+            for grp, written in self._rows(it.sales, select(s.grp, s.carried_text).where(
+                    s.carried_text.is_not(None))):
+                _, position, currency, final = keys[grp]
+                add_sale(at_step, at_final, position, currency, final, Decimal(written), 0)
         return at_step, at_final
 
     def shares(self) -> tuple[tuple[str | None, int, str, str, int], ...]:
         """Per group of sales, each role's pay, with the place of the role's first share
         (to list roles in the order they appear)."""
-        s = it.sales.c
-        roles = [s[f"paid_{role}"] for role in it.ROLES]
-        places = [func.min(s[f"place_{role}"]) for role in it.ROLES]
         # Money is summed plainly: a group would need 9.2e18 minor units to overflow, and
         # SQLite then raises rather than return a wrong sum (PostgreSQL sums to numeric).
-        rows = self._rows(it.sales, select(
-            s.grp, *(func.sum(paid) for paid in roles), *places).group_by(s.grp))
         keys = self.kinds.get(it.SALE_GROUP, {})
         shares: dict[tuple[str | None, int, str, str], list[int]] = {}  # -> [place, paid]
         count = len(it.ROLES)
-        for grp, *sums in rows:
+        for grp, _, _, _, _, *sums in self._sales_by_group():
             season, position, currency, _ = keys[grp]
             for k, role in enumerate(it.ROLES):
                 place = sums[count + k]

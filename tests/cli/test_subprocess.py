@@ -73,7 +73,7 @@ def test_serve_answers_on_localhost(trilha_bin: str, cli_env: dict[str, str]) ->
 
 
 def test_bench_prints_its_figures_as_json(trilha_bin: str, cli_env: dict[str, str]) -> None:
-    result = run_bin(trilha_bin, cli_env, "bench", "--entries", "5000")
+    result = run_bin(trilha_bin, cli_env, "bench", "--entries", "5000", "--json")
     assert result.returncode == 0, result.stderr
     figures = json.loads(result.stdout)
     assert figures["entries"] >= 5000 and figures["verify"]["ok"]
@@ -86,3 +86,5 @@ def test_bench_prints_its_figures_as_json(trilha_bin: str, cli_env: dict[str, st
         assert figures[page]["status"] == 200 and figures[page]["verified_badge"]
         assert figures[page]["cpu_p95_ms"] > 0 and figures[page]["p95_ms"] > 0
     assert figures["indicators_whole_chain_s"] >= 0
+    assert set(figures["indicators_filtered_s"]) == {
+        "season", "community", "cooperative_of_every_chain", "buyer_of_every_chain"}
