@@ -11,8 +11,10 @@ figure keeps the entry numbers it came from.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from statistics import median
 from typing import Any
@@ -23,6 +25,8 @@ from ledger.indicator_facts import Filters, Totals, cooperative_lots, summarise
 from ledger.indicator_replay import Catalogue, Replay
 from ledger.service import Ledger
 from ledger.storage.indicator_projection import IndicatorProjection
+from ledger.storage.verdicts import StoredVerdict, read_verdicts, write_verdicts
+from ledger.wire.fields import format_instant
 
 __all__ = ["Filters", "Indicators", "VerifiedShare", "catch_up", "compute", "indicators_for",
            "verified_share"]
@@ -154,32 +158,61 @@ class VerifiedShare:
     by_product: dict[str, tuple[Decimal, Decimal]]  # "product (unit)" -> (verified, total)
     failed_lots: list[str]
     unanchored_lots: list[str]
+    unchecked_lots: list[str] = field(default_factory=list)  # the time budget ran out
+    oldest_reused: str | None = None  # when the oldest verdict reused was reached
 
     def share(self, product: str) -> Decimal | None:
         verified, total = self.by_product[product]
         return (verified / total).quantize(Decimal("0.0001")) if total else None
 
 
-def verified_share(ledger: Ledger, ind: Indicators,
-                   operator_vkey: str | None = None) -> VerifiedShare:
+def verified_share(ledger: Ledger, ind: Indicators, operator_vkey: str | None = None, *,
+                   reuse: bool = False, budget_s: float | None = None,
+                   clock: Callable[[], float] = time.monotonic) -> VerifiedShare:
     """Re-check the whole upstream history of every lot sold to a buyer, as its public
     page does (hashes, signatures, chain links, inclusion in the latest signed
-    checkpoint): its volume counts as verified only if every entry behind it passes."""
+    checkpoint): its volume counts as verified only if every entry behind it passes.
+
+    Every verdict reached is stored. With ``reuse`` (the dashboards: at a million entries
+    re-checking every history takes minutes), a history that verified before counts as
+    verified without being read again, and one that was not yet all in a signed
+    checkpoint is re-checked once a newer checkpoint exists; failed histories and lots
+    never checked are checked. ``budget_s`` caps the time spent checking: the lots left
+    are listed as unchecked and their volume is not counted as verified. Without
+    ``reuse`` every history is re-read from its stored bytes (``trilha report --verify``),
+    which is what catches a database changed behind the ledger's back."""
     from ledger.lot_check import Verdict, check_lot_history
 
+    engine = ledger.store.engine
+    stored = read_verdicts(engine) if reuse else {}
+    latest = ledger.latest_checkpoint()
+    latest_size = None if latest is None else latest.size
+    deadline = None if budget_s is None else clock() + budget_s
     by_product: dict[str, tuple[Decimal, Decimal]] = {}
-    failed: list[str] = []
-    unanchored: list[str] = []
+    lists: dict[Verdict | None, list[str]] = {Verdict.FAILED: [], Verdict.UNANCHORED: [],
+                                              None: []}
+    reached: list[tuple[str, StoredVerdict]] = []
+    oldest: str | None = None
     for lot, product, quantity in ind.final_sales:
-        prov = ledger.provenance(lot, with_entries=False)
-        seqs = [s["seq"] for s in prov.upstream_steps()]
-        verdict = check_lot_history(ledger, seqs, operator_vkey).verdict
+        before = stored.get(lot)
+        verdict: Verdict | None = None
+        if before is not None and (before.verdict == Verdict.VERIFIED or (
+                before.verdict == Verdict.UNANCHORED and before.checkpoint_size == latest_size)):
+            verdict = Verdict(before.verdict)
+            oldest = before.checked_at if oldest is None else min(oldest, before.checked_at)
+        elif deadline is None or clock() < deadline:
+            prov = ledger.provenance(lot, with_entries=False)
+            check = check_lot_history(ledger, [s["seq"] for s in prov.upstream_steps()],
+                                      operator_vkey)
+            verdict = check.verdict
+            reached.append((lot, StoredVerdict(verdict.value, check.checkpoint_size,
+                                               format_instant(datetime.now(UTC)))))
         verified, total = by_product.get(product, (Decimal(0), Decimal(0)))
         if verdict is Verdict.VERIFIED:
             verified += quantity
-        elif verdict is Verdict.UNANCHORED:
-            unanchored.append(lot)
         else:
-            failed.append(lot)
+            lists[verdict].append(lot)
         by_product[product] = (verified, total + quantity)
-    return VerifiedShare(by_product, failed, unanchored)
+    write_verdicts(engine, reached)
+    return VerifiedShare(by_product, lists[Verdict.FAILED], lists[Verdict.UNANCHORED],
+                         lists[None], oldest)

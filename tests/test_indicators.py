@@ -7,7 +7,9 @@ import io
 import json
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
@@ -195,3 +197,57 @@ def test_the_split_and_the_community_share_at_each_sale_along_the_chain(
     assert ind.share_by_step == {1: {"BRL": Decimal("0.9000")},
                                  2: {"BRL": Decimal("1.5980")},
                                  3: {"BRL": Decimal("1.2995")}}
+
+
+def test_dashboards_reuse_verdicts_within_a_time_budget(world: World,
+                                                        monkeypatch: pytest.MonkeyPatch
+                                                        ) -> None:
+    from sqlalchemy import text
+
+    import ledger.lot_check
+    from ledger.domain.note import NoteSigner
+    from ledger.indicators import verified_share
+    from ledger.keystore import generate_private_key
+    from tests.test_verification import drop_triggers
+
+    world.harvest("BN-1", quantity="100")
+    world.harvest("BN-X", quantity="5")
+    world.harvest("BN-2", quantity="300")
+    world.transfer("BN-1", "assoc-cachoeira", "buyer")
+    world.transfer("BN-2", "assoc-cachoeira", "buyer")
+    ind = indicators_for(world.ledger)
+    product = "brazil-nut-in-shell (KGM)"
+    checked: list[int] = []
+    check = ledger.lot_check.check_lot_history
+    monkeypatch.setattr(ledger.lot_check, "check_lot_history",
+                        lambda *args: checked.append(1) or check(*args))
+
+    def dashboard(budget_s: float | None = None) -> Any:
+        checked.clear()
+        return verified_share(world.ledger, ind, reuse=True, budget_s=budget_s)
+
+    # No time at all: nothing is checked, nothing counts as verified, both lots listed.
+    none = dashboard(budget_s=0)
+    assert sorted(none.unchecked_lots) == ["BN-1", "BN-2"] and not checked
+    assert none.by_product[product] == (Decimal(0), Decimal(400))
+    # Not yet in a signed checkpoint: checked once, then reused while no newer one exists.
+    assert sorted(dashboard().unanchored_lots) == ["BN-1", "BN-2"] and len(checked) == 2
+    assert sorted(dashboard().unanchored_lots) == ["BN-1", "BN-2"] and not checked
+    world.ledger.sign_checkpoint(NoteSigner(world.ledger.origin, generate_private_key()))
+    assert dashboard().share(product) == Decimal(1) and len(checked) == 2
+    reused = dashboard()
+    assert reused.share(product) == Decimal(1) and not checked and reused.oldest_reused
+    # A changed byte: the dashboards keep the verdict, the full re-check catches it and
+    # stores it, and from then on the dashboards show it too (re-checking failed lots).
+    drop_triggers(world.ledger)
+    seq = next(s["seq"] for s in world.ledger.provenance("BN-1", with_entries=False).steps
+               if s["kind"] == "lot.harvested")
+    body = world.ledger.store.entry(seq).body.replace(b'"100"', b'"900"')
+    with world.ledger.store.engine.begin() as connection:
+        connection.execute(text("UPDATE entries SET body = :b WHERE seq = :s"),
+                           {"b": body, "s": seq})
+    assert dashboard().share(product) == Decimal(1)
+    assert verified_share(world.ledger, ind).failed_lots == ["BN-1"]
+    after = dashboard()
+    assert after.failed_lots == ["BN-1"] and checked == [1]
+    assert after.by_product[product] == (Decimal(300), Decimal(400))

@@ -19,6 +19,18 @@ from ledger.errors import ConfigurationError
 REQUIRED_IN_PRODUCTION = ("SECRET_KEY", "DATABASE_URL", "KEY_PASSPHRASE")
 
 
+def _seconds(variable: str, default: str) -> float:
+    text = os.environ.get(variable, default)
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise ConfigurationError(f"{variable}: expected a number of seconds >= 0, "
+                                 f"got {text!r}")
+    return value
+
+
 def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
     app.config.from_mapping(
         ENV_NAME=os.environ.get("TRILHA_ENV", "development"),
@@ -27,6 +39,8 @@ def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
         PUBLIC_BASE_URL=os.environ.get("TRILHA_PUBLIC_BASE_URL", "http://localhost:8000"),
         LOG_ORIGIN=os.environ.get("TRILHA_LOG_ORIGIN", "trilha.local/log"),
         OPERATOR_VKEY=os.environ.get("TRILHA_OPERATOR_VKEY"),
+        # Seconds a dashboard view may spend checking histories not checked before.
+        VERIFY_BUDGET_S=_seconds("TRILHA_VERIFY_BUDGET_S", "1.0"),
         WITNESS_VKEYS=[v for v in os.environ.get("TRILHA_WITNESS_VKEYS", "").split(",") if v],
         # Opens the signing keys the server holds for workspace members (encrypted PKCS#8).
         KEY_PASSPHRASE=os.environ.get("TRILHA_KEY_PASSPHRASE"),

@@ -1,4 +1,4 @@
-"""The indicator projection's tables (SQLAlchemy Core; created by migration 0003).
+"""The indicator projection's tables (SQLAlchemy Core; created by migrations 0003, 0004).
 
 Derived from the log like the other projections: the replay's state per lot, the facts
 it emitted (one row per contribution to an indicator, each with the filter dimensions),
@@ -172,3 +172,15 @@ yields = _fact_table(
 )
 
 FACT_TABLES = (volumes, sales, first_sales, final_sales, people, yields)
+
+
+# The last verdict on each sold lot's history (ledger/indicators.py verified_share), with
+# the size of the signed checkpoint it was checked against: dashboards reuse it instead of
+# re-checking every history behind the whole chain on each view.
+lot_verdicts = Table(
+    "indicator_verdicts", metadata,
+    Column("lot", String(20), primary_key=True),
+    Column("verdict", String(12), nullable=False),
+    Column("checkpoint_size", BigInteger),
+    Column("checked_at", String(32), nullable=False),  # ISO 8601 instant, UTC
+)

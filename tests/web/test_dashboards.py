@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Any
+
+import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.builders import World
 from tests.test_indicators import history
+from web.dashboards.views import CHART_DOTS, LISTED_FIRST_SALES, chart_points
 
 
 def test_the_public_dashboard_shows_the_indicators(world: World, client: FlaskClient) -> None:
@@ -36,3 +42,49 @@ def test_the_dashboard_draws_the_split_and_share_at_each_sale(world: World,
     assert html.count('<svg class="bar"') >= 3
     assert 'style="' not in html  # the CSP forbids inline styles
     assert "Harvesters 70 %" in html
+
+
+def test_a_large_ledger_lists_its_latest_first_sales_and_checks_within_a_budget(
+        world: World, client: FlaskClient, app: Flask) -> None:
+    for n in range(LISTED_FIRST_SALES + 5):
+        world.harvest(f"L-{n:03d}", quantity="10")
+        world.transfer(f"L-{n:03d}", "assoc-cachoeira", "buyer")
+    app.config["VERIFY_BUDGET_S"] = 0.0  # no time to check any history on this view
+    html = client.get("/dashboards/?lang=en").get_data(as_text=True)
+    assert f"The latest {LISTED_FIRST_SALES} of {LISTED_FIRST_SALES + 5} first sales" in html
+    listed = [n for n in range(LISTED_FIRST_SALES + 5) if f'/lots/L-{n:03d}"' in html]
+    assert listed == list(range(5, LISTED_FIRST_SALES + 5))  # the latest, in log order
+    assert f"{LISTED_FIRST_SALES + 5} lots sold to buyers are not checked yet" in html
+    app.config["VERIFY_BUDGET_S"] = 60.0
+    html = client.get("/dashboards/?lang=en").get_data(as_text=True)
+    assert "not checked yet" not in html
+
+
+def test_the_price_chart_draws_each_days_lowest_sale_when_sales_are_many() -> None:
+    def sale(day: int, n: int, price: int) -> dict[str, Any]:
+        return {"at": f"2025-01-{day:02d}T10:00:00Z", "reference_min": 366,
+                "price_per_unit": price, "lot": f"L-{day}-{n}", "seq": day * 1000 + n}
+
+    few = [sale(1 + n % 28, n, 400) for n in range(CHART_DOTS)]
+    assert chart_points(few) == ([(date.fromisoformat(r["at"][:10]), r) for r in few], False)
+    many = [sale(1 + n % 28, n, 400 + (n // 28) % 7) for n in range(CHART_DOTS + 1)]
+    many.append(sale(9, 9999, 300))  # one shortfall among hundreds of sales that day
+    points, per_day = chart_points(many)
+    assert per_day and len(points) == 28
+    assert [day.day for day, _ in points] == list(range(1, 29))
+    assert dict((day.day, row["price_per_unit"]) for day, row in points)[9] == 300
+    assert all(row["price_per_unit"] == 400 for day, row in points if day.day != 9)
+
+
+def test_a_bad_verify_budget_is_refused_at_start(db_url: str,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from ledger.errors import ConfigurationError
+    from web import create_app
+
+    for bad in ("soon", "-1", "nan", "inf"):
+        monkeypatch.setenv("TRILHA_VERIFY_BUDGET_S", bad)
+        with pytest.raises(ConfigurationError, match="TRILHA_VERIFY_BUDGET_S: expected"):
+            create_app({"TESTING": True, "DATABASE_URL": db_url})
+    monkeypatch.setenv("TRILHA_VERIFY_BUDGET_S", "2.5")
+    assert create_app({"TESTING": True, "DATABASE_URL": db_url}).config[
+        "VERIFY_BUDGET_S"] == 2.5

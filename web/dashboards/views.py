@@ -39,14 +39,40 @@ def bars(rows: list[tuple[str, Decimal, str]], width: int = 320) -> Markup:
                   f'{"".join(parts)}</svg>')
 
 
-def price_over_time(rows: list[dict[str, Any]], width: int = 360, height: int = 180) -> Markup:
-    """First-sale price as a percentage of the reference minimum, one dot per sale, over
-    time; the 100 % line is the minimum. Each dot links to the sale's entry."""
+# A page lists this many first sales (the latest); a large ledger holds hundreds of
+# thousands, which no page should carry (``trilha report --csv`` gives them all).
+LISTED_FIRST_SALES = 50
+# Above this many first sales the chart draws one dot per day: the day's lowest price.
+CHART_DOTS = 400
+
+
+def _ratio(row: dict[str, Any]) -> Decimal:
+    return Decimal(row["price_per_unit"]) / Decimal(row["reference_min"]) * 100
+
+
+def chart_points(rows: list[dict[str, Any]]) -> tuple[list[tuple[date, dict[str, Any]]], bool]:
+    """(day, sale) per dot, and whether dots are per day: every first sale with a
+    reference minimum, or, when there are more than CHART_DOTS, each day's lowest-priced
+    one (a shortfall is what a reader must not miss)."""
     points = [(date.fromisoformat(r["at"][:10]), r) for r in rows
               if r.get("reference_min") and r.get("at")]
+    if len(points) <= CHART_DOTS:
+        return points, False
+    lowest: dict[date, dict[str, Any]] = {}
+    for day, row in points:
+        if day not in lowest or _ratio(row) < _ratio(lowest[day]):
+            lowest[day] = row
+    return sorted(lowest.items(), key=lambda item: item[0]), True
+
+
+def price_over_time(rows: list[dict[str, Any]], width: int = 360, height: int = 180) -> Markup:
+    """First-sale price as a percentage of the reference minimum, over time (one dot per
+    sale, or per day: :func:`chart_points`); the 100 % line is the minimum. Each dot
+    links to the sale's entry."""
+    points, _per_day = chart_points(rows)
     if not points:
         return Markup("")
-    ratios = [float(Decimal(r["price_per_unit"]) / r["reference_min"] * 100) for _, r in points]
+    ratios = [float(_ratio(r)) for _, r in points]
     low, high = min([*ratios, 80.0]), max([*ratios, 120.0])
     first = min(d for d, _ in points).toordinal()
     span = max(max(d for d, _ in points).toordinal() - first, 1)
@@ -94,7 +120,7 @@ def dashboard_context(ind: Indicators, ledger: Ledger) -> dict[str, Any]:
     first_sales = [{**row, "paid": money(int(row["price_per_unit"]), row["currency"]),
                     "minimum": money(row["reference_min"], row["currency"])
                     if row["reference_min"] is not None else None}
-                   for row in ind.first_sales]
+                   for row in ind.first_sales[-LISTED_FIRST_SALES:]]
     roles = role_names()
     sale_steps = []
     for position, by_currency in ind.split_by_step.items():
@@ -111,14 +137,20 @@ def dashboard_context(ind: Indicators, ledger: Ledger) -> dict[str, Any]:
                            "percent": f"{Decimal(amount) * 100 / total:.0f}" if total else "0"}
                           for role, amount in parts],
                 "community_share": ind.share_by_step.get(position, {}).get(currency)})
-    checked = verified_share(ledger, ind, current_app.config.get("OPERATOR_VKEY"))
+    # Histories checked before are reused and new ones checked for at most the budget:
+    # re-checking every history behind a large ledger on each view would take minutes.
+    checked = verified_share(ledger, ind, current_app.config.get("OPERATOR_VKEY"),
+                             reuse=True, budget_s=current_app.config["VERIFY_BUDGET_S"])
     verified = [{"product": names.get(key[:-1].rsplit(" (", 1)[0], key),
                  "share": checked.share(key), "verified": v, "total": total,
                  "unit": UNIT_SYMBOLS.get(key[:-1].rsplit(" (", 1)[1], "")}
                 for key, (v, total) in sorted(checked.by_product.items())]
     return {"ind": ind, "charts": charts, "first_sales": first_sales,
-            "price_chart": price_over_time(ind.first_sales), "verified": verified,
-            "failed_lots": checked.failed_lots, "sale_steps": sale_steps}
+            "first_sales_total": len(ind.first_sales),
+            "price_chart": price_over_time(ind.first_sales),
+            "price_chart_per_day": chart_points(ind.first_sales)[1], "verified": verified,
+            "failed_lots": checked.failed_lots, "unchecked_lots": checked.unchecked_lots,
+            "sale_steps": sale_steps}
 
 
 @bp.get("/")
