@@ -144,7 +144,6 @@ class _Query:
         self.connection = connection
         self.filters = filters
         self.scope = scope
-        self.sales_columns = it.sales.c
         self._sale_groups: list[Any] | None = None
         self.kinds: dict[int, dict[int, tuple[Any, ...]]] = {}  # kind -> grp -> key
         for grp, kind, key in connection.execute(select(it.groups)):
@@ -239,7 +238,7 @@ class _Query:
         count of amounts kept as text, then per role Σ paid and the least place. One scan
         of the sales for both sums below."""
         if self._sale_groups is None:
-            s = self.sales_columns
+            s = it.sales.c
             self._sale_groups = self._rows(it.sales, select(
                 s.grp, func.sum(s.price), *_sum(s.carried), func.count(s.carried_text),
                 *(func.sum(s[f"paid_{role}"]) for role in it.ROLES),
@@ -249,7 +248,7 @@ class _Query:
     def community_sums(self) -> tuple[SaleSums, SaleSums]:
         """Σ community amounts carried and Σ prices, per position and currency and at final
         sales: SQL sums of exact millionths, plus the few amounts kept as Decimal text."""
-        s = self.sales_columns
+        s = it.sales.c
         keys = self.kinds.get(it.SALE_GROUP, {})
         at_step: SaleSums = {}
         at_final: SaleSums = {}
