@@ -248,14 +248,15 @@ def _import_epcis(context: Context, path: Path) -> None:
 def bench(context: Context, entries: int, bench_db: str | None) -> None:
     """Build a synthetic ledger and print performance figures (JSON with --json)."""
     from ledger.bench import run_benchmark
-    from web.bench import lot_page_timings
+    from web.bench import dashboard_timings, lot_page_timings
 
     def progress(stage: str, done: int, total: int) -> None:
         click.echo(f"\r{stage}: {done}/{total}", nl=False, err=True)
 
     with errors_as_exit():
         results = run_benchmark(entries, url=bench_db, progress=progress,
-                                page_timer=lot_page_timings)
+                                page_timer=lot_page_timings,
+                                dashboard_timer=dashboard_timings)
         click.echo("", err=True)
         click.echo(json.dumps(results, indent=2))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 import time
 from typing import Any
 
@@ -41,3 +42,27 @@ def lot_page_timings(ledger: Ledger, lot_id: str, runs: int = 60) -> dict[str, A
     # was doing; wall time also includes waiting for a busy CPU.
     return {"status": status, "verified_badge": "badge-verified" in html,
             **percentiles(timings[warm_up:]), **percentiles(cpu[warm_up:], "cpu_")}
+
+
+def dashboard_timings(ledger: Ledger, runs: int = 3) -> dict[str, Any]:
+    """Server time of the public dashboard (whole chain) in seconds: the first view and
+    the median of ``runs`` more. Each view may spend the verify budget on histories not
+    checked before, so until ``trilha report --verify`` has stored every verdict, that
+    budget is part of each view."""
+    from web import create_app
+    from web.services import EXTENSION
+
+    app = create_app({"TESTING": True, "DATABASE_URL": ledger.store.url,
+                      "SECRET_KEY": "bench"})
+    app.extensions[EXTENSION] = ledger
+    client = app.test_client()
+    timings: list[float] = []
+    status, size = 0, 0
+    for _ in range(runs + 1):
+        start = time.perf_counter()
+        answer = client.get("/dashboards/", headers={"Accept-Language": "pt-BR"})
+        timings.append(time.perf_counter() - start)
+        status, size = answer.status_code, len(answer.get_data())
+    return {"status": status, "first_s": round(timings[0], 2),
+            "median_s": round(statistics.median(timings[1:]), 2),
+            "verify_budget_s": app.config["VERIFY_BUDGET_S"], "html_kib": size // 1024}

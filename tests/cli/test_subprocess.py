@@ -86,5 +86,7 @@ def test_bench_prints_its_figures_as_json(trilha_bin: str, cli_env: dict[str, st
         assert figures[page]["status"] == 200 and figures[page]["verified_badge"]
         assert figures[page]["cpu_p95_ms"] > 0 and figures[page]["p95_ms"] > 0
     assert figures["indicators_whole_chain_s"] >= 0
+    assert figures["dashboard_public"]["status"] == 200
+    assert figures["dashboard_public"]["median_s"] > 0
     assert set(figures["indicators_filtered_s"]) == {
         "season", "community", "cooperative_of_every_chain", "buyer_of_every_chain"}
