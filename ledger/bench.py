@@ -153,8 +153,11 @@ def run_benchmark(entries: int = 100_000, *, url: str | None = None,
         remaining = entries - ledger.size()
         seconds = _append_in_batches(ledger, stream, remaining, report("build"))
         results["append_batched_per_s"] = _rate(remaining, seconds)
-        # One writer again, now that every b-tree has the full ledger's depth.
+        # One writer again, now that every b-tree has the full ledger's depth. The build
+        # left gigabytes of dirty pages for the OS to write back; timed while it does,
+        # appends measured 740-1,900/s from one run to the next instead of 1,640-1,880.
         sample = list(itertools.islice(stream, single))
+        os.sync()
         start = time.perf_counter()
         for signed in sample:
             ledger.append(signed)
