@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import sys
 from typing import Any
 
@@ -78,7 +79,12 @@ def report(context: Context, community: str | None, cooperative: str | None,
 
             vkey = vkey_path().read_text(encoding="utf-8").strip() \
                 if vkey_path().exists() else None
-            checked = verified_share(ledger, ind, vkey)
+            def progress(done: int, total: int) -> None:
+                click.echo(f"\rhistories checked: {done}/{total}", nl=False, err=True)
+
+            checked = verified_share(ledger, ind, vkey, workers=os.cpu_count() or 1,
+                                     progress=progress)
+            click.echo("", err=True)
             data["verified_share"] = {
                 product: {"verified": format(v, "f"), "total": format(total, "f"),
                           "share": None if checked.share(product) is None

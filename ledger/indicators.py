@@ -10,9 +10,12 @@ figure keeps the entry numbers it came from.
 
 from __future__ import annotations
 
+import itertools
 import math
+import multiprocessing
 import time
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -168,7 +171,8 @@ class VerifiedShare:
 
 def verified_share(ledger: Ledger, ind: Indicators, operator_vkey: str | None = None, *,
                    reuse: bool = False, budget_s: float | None = None,
-                   clock: Callable[[], float] = time.monotonic) -> VerifiedShare:
+                   clock: Callable[[], float] = time.monotonic, workers: int = 1,
+                   progress: Callable[[int, int], None] | None = None) -> VerifiedShare:
     """Re-check the whole upstream history of every lot sold to a buyer, as its public
     page does (hashes, signatures, chain links, inclusion in the latest signed
     checkpoint): its volume counts as verified only if every entry behind it passes.
@@ -180,33 +184,34 @@ def verified_share(ledger: Ledger, ind: Indicators, operator_vkey: str | None = 
     never checked are checked. ``budget_s`` caps the time spent checking: the lots left
     are listed as unchecked and their volume is not counted as verified. Without
     ``reuse`` every history is re-read from its stored bytes (``trilha report --verify``),
-    which is what catches a database changed behind the ledger's back."""
-    from ledger.lot_check import Verdict, check_lot_history
+    which is what catches a database changed behind the ledger's back. With no budget,
+    many lots are checked by ``workers`` processes; ``progress(done, total)`` follows."""
+    from ledger.lot_check import Verdict
 
     engine = ledger.store.engine
     stored = read_verdicts(engine) if reuse else {}
     latest = ledger.latest_checkpoint()
     latest_size = None if latest is None else latest.size
+    verdicts: dict[str, Verdict] = {}
+    wanted: dict[str, None] = {}  # lots to check, in order, once each
+    oldest: str | None = None
+    for lot, _, _ in ind.final_sales:
+        before = stored.get(lot)
+        if before is not None and (before.verdict == Verdict.VERIFIED or (
+                before.verdict == Verdict.UNANCHORED and before.checkpoint_size == latest_size)):
+            verdicts[lot] = Verdict(before.verdict)
+            oldest = before.checked_at if oldest is None else min(oldest, before.checked_at)
+        else:
+            wanted[lot] = None
     deadline = None if budget_s is None else clock() + budget_s
+    reached = _check_histories(ledger, list(wanted), operator_vkey, deadline, clock,
+                               workers, progress)
+    verdicts.update((lot, Verdict(found.verdict)) for lot, found in reached)
     by_product: dict[str, tuple[Decimal, Decimal]] = {}
     lists: dict[Verdict | None, list[str]] = {Verdict.FAILED: [], Verdict.UNANCHORED: [],
                                               None: []}
-    reached: list[tuple[str, StoredVerdict]] = []
-    oldest: str | None = None
     for lot, product, quantity in ind.final_sales:
-        before = stored.get(lot)
-        verdict: Verdict | None = None
-        if before is not None and (before.verdict == Verdict.VERIFIED or (
-                before.verdict == Verdict.UNANCHORED and before.checkpoint_size == latest_size)):
-            verdict = Verdict(before.verdict)
-            oldest = before.checked_at if oldest is None else min(oldest, before.checked_at)
-        elif deadline is None or clock() < deadline:
-            prov = ledger.provenance(lot, with_entries=False)
-            check = check_lot_history(ledger, [s["seq"] for s in prov.upstream_steps()],
-                                      operator_vkey)
-            verdict = check.verdict
-            reached.append((lot, StoredVerdict(verdict.value, check.checkpoint_size,
-                                               format_instant(datetime.now(UTC)))))
+        verdict = verdicts.get(lot)
         verified, total = by_product.get(product, (Decimal(0), Decimal(0)))
         if verdict is Verdict.VERIFIED:
             verified += quantity
@@ -216,3 +221,54 @@ def verified_share(ledger: Ledger, ind: Indicators, operator_vkey: str | None = 
     write_verdicts(engine, reached)
     return VerifiedShare(by_product, lists[Verdict.FAILED], lists[Verdict.UNANCHORED],
                          lists[None], oldest)
+
+
+PARALLEL_FROM = 2_000  # lots: fewer are checked in this process (a pool costs ~0.2 s)
+_CHUNK = 250  # lots per task given to a worker
+
+
+def _check_histories(ledger: Ledger, lots: list[str], operator_vkey: str | None,
+                     deadline: float | None, clock: Callable[[], float], workers: int,
+                     progress: Callable[[int, int], None] | None
+                     ) -> list[tuple[str, StoredVerdict]]:
+    reached: list[tuple[str, StoredVerdict]] = []
+    if deadline is None and workers > 1 and len(lots) >= PARALLEL_FROM:
+        chunks = [lots[i:i + _CHUNK] for i in range(0, len(lots), _CHUNK)]
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                                 initializer=_open_worker_ledger,
+                                 initargs=(ledger.store.url,)) as pool:
+            for found in pool.map(_check_chunk, chunks, itertools.repeat(operator_vkey)):
+                reached += found
+                if progress is not None:
+                    progress(len(reached), len(lots))
+        return reached
+    for lot in lots:
+        if deadline is not None and clock() >= deadline:
+            break
+        reached.append(_check_history(ledger, lot, operator_vkey))
+        if progress is not None and (len(reached) % _CHUNK == 0 or len(reached) == len(lots)):
+            progress(len(reached), len(lots))
+    return reached
+
+
+def _check_history(ledger: Ledger, lot: str, operator_vkey: str | None
+                   ) -> tuple[str, StoredVerdict]:
+    from ledger.lot_check import check_lot_history
+
+    prov = ledger.provenance(lot, with_entries=False)
+    check = check_lot_history(ledger, [s["seq"] for s in prov.upstream_steps()],
+                              operator_vkey)
+    return lot, StoredVerdict(check.verdict.value, check.checkpoint_size,
+                              format_instant(datetime.now(UTC)))
+
+
+_worker_ledger: list[Ledger] = []  # a worker process's own connection to the ledger
+
+
+def _open_worker_ledger(url: str) -> None:
+    _worker_ledger.append(Ledger.open(url))
+
+
+def _check_chunk(lots: list[str], operator_vkey: str | None
+                 ) -> list[tuple[str, StoredVerdict]]:
+    return [_check_history(_worker_ledger[0], lot, operator_vkey) for lot in lots]

@@ -7,6 +7,7 @@ import io
 import json
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -251,3 +252,40 @@ def test_dashboards_reuse_verdicts_within_a_time_budget(world: World,
     after = dashboard()
     assert after.failed_lots == ["BN-1"] and checked == [1]
     assert after.by_product[product] == (Decimal(300), Decimal(400))
+
+
+def test_many_histories_are_checked_by_worker_processes_with_the_same_verdicts(
+        world: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import os
+
+    import ledger.indicators
+    from ledger.domain.note import NoteSigner
+    from ledger.indicators import verified_share
+    from ledger.keystore import generate_private_key
+
+    for n in range(12):
+        world.harvest(f"P-{n:02d}", quantity="10")
+        world.transfer(f"P-{n:02d}", "assoc-cachoeira", "buyer")
+    world.ledger.sign_checkpoint(NoteSigner(world.ledger.origin, generate_private_key()))
+    world.harvest("P-NEW", quantity="7")  # after the checkpoint: not anchored yet
+    world.transfer("P-NEW", "assoc-cachoeira", "buyer")
+    ind = indicators_for(world.ledger)
+    alone = verified_share(world.ledger, ind)
+    monkeypatch.setattr(ledger.indicators, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(ledger.indicators, "_CHUNK", 5)
+    check = ledger.indicators._check_history
+
+    def noting_the_process(*args: Any) -> Any:
+        with (tmp_path / "checked-by").open("a") as out:
+            out.write(f"{os.getpid()}\n")
+        return check(*args)
+
+    monkeypatch.setattr(ledger.indicators, "_check_history", noting_the_process)
+    seen: list[tuple[int, int]] = []
+    pooled = verified_share(world.ledger, ind, workers=2,
+                            progress=lambda done, total: seen.append((done, total)))
+    assert pooled == alone and alone.unanchored_lots == ["P-NEW"]
+    assert alone.by_product["brazil-nut-in-shell (KGM)"] == (Decimal(120), Decimal(127))
+    assert seen == [(5, 13), (10, 13), (13, 13)]
+    checkers = (tmp_path / "checked-by").read_text().split()
+    assert len(checkers) == 13 and str(os.getpid()) not in checkers
