@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ledger.storage.engine import WRITE_OPTION
@@ -19,11 +19,16 @@ class StoredVerdict(NamedTuple):
 
 
 def read_verdicts(engine: Engine) -> dict[str, StoredVerdict]:
-    table = lot_verdicts.c
+    """Every stored verdict (plain driver rows: a large ledger has one per sold lot)."""
     with engine.connect() as connection:
-        return {lot: StoredVerdict(verdict, size, at) for lot, verdict, size, at in
-                connection.execute(select(table.lot, table.verdict, table.checkpoint_size,
-                                          table.checked_at))}
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute("SELECT lot, verdict, checkpoint_size, checked_at "
+                           "FROM indicator_verdicts")
+            return {lot: StoredVerdict(verdict, size, at)
+                    for lot, verdict, size, at in cursor.fetchall()}
+        finally:
+            cursor.close()
 
 
 def write_verdicts(engine: Engine, verdicts: Iterable[tuple[str, StoredVerdict]]) -> None:

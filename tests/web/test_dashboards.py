@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -66,14 +67,15 @@ def test_the_price_chart_draws_each_days_lowest_sale_when_sales_are_many() -> No
                 "price_per_unit": price, "lot": f"L-{day}-{n}", "seq": day * 1000 + n}
 
     few = [sale(1 + n % 28, n, 400) for n in range(CHART_DOTS)]
-    assert chart_points(few) == ([(date.fromisoformat(r["at"][:10]), r) for r in few], False)
+    assert chart_points(few) == ([(date.fromisoformat(r["at"][:10]), Decimal(40000) / 366, r)
+                                  for r in few], False)
     many = [sale(1 + n % 28, n, 400 + (n // 28) % 7) for n in range(CHART_DOTS + 1)]
     many.append(sale(9, 9999, 300))  # one shortfall among hundreds of sales that day
     points, per_day = chart_points(many)
     assert per_day and len(points) == 28
-    assert [day.day for day, _ in points] == list(range(1, 29))
-    assert dict((day.day, row["price_per_unit"]) for day, row in points)[9] == 300
-    assert all(row["price_per_unit"] == 400 for day, row in points if day.day != 9)
+    assert [day.day for day, _, _ in points] == list(range(1, 29))
+    assert dict((day.day, row["price_per_unit"]) for day, _, row in points)[9] == 300
+    assert all(row["price_per_unit"] == 400 for day, _, row in points if day.day != 9)
 
 
 def test_a_bad_verify_budget_is_refused_at_start(db_url: str,

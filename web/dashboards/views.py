@@ -50,32 +50,33 @@ def _ratio(row: dict[str, Any]) -> Decimal:
     return Decimal(row["price_per_unit"]) / Decimal(row["reference_min"]) * 100
 
 
-def chart_points(rows: list[dict[str, Any]]) -> tuple[list[tuple[date, dict[str, Any]]], bool]:
-    """(day, sale) per dot, and whether dots are per day: every first sale with a
-    reference minimum, or, when there are more than CHART_DOTS, each day's lowest-priced
-    one (a shortfall is what a reader must not miss)."""
-    points = [(date.fromisoformat(r["at"][:10]), r) for r in rows
+def chart_points(rows: list[dict[str, Any]]
+                 ) -> tuple[list[tuple[date, Decimal, dict[str, Any]]], bool]:
+    """(day, % of the minimum, sale) per dot, and whether dots are per day: every first
+    sale with a reference minimum, or, when there are more than CHART_DOTS, each day's
+    lowest-priced one (a shortfall is what a reader must not miss)."""
+    points = [(date.fromisoformat(r["at"][:10]), _ratio(r), r) for r in rows
               if r.get("reference_min") and r.get("at")]
     if len(points) <= CHART_DOTS:
         return points, False
-    lowest: dict[date, dict[str, Any]] = {}
-    for day, row in points:
-        if day not in lowest or _ratio(row) < _ratio(lowest[day]):
-            lowest[day] = row
-    return sorted(lowest.items(), key=lambda item: item[0]), True
+    lowest: dict[date, tuple[date, Decimal, dict[str, Any]]] = {}
+    for point in points:
+        if point[0] not in lowest or point[1] < lowest[point[0]][1]:
+            lowest[point[0]] = point
+    return [lowest[day] for day in sorted(lowest)], True
 
 
-def price_over_time(rows: list[dict[str, Any]], width: int = 360, height: int = 180) -> Markup:
-    """First-sale price as a percentage of the reference minimum, over time (one dot per
-    sale, or per day: :func:`chart_points`); the 100 % line is the minimum. Each dot
-    links to the sale's entry."""
-    points, _per_day = chart_points(rows)
+def price_over_time(points: list[tuple[date, Decimal, dict[str, Any]]], width: int = 360,
+                    height: int = 180) -> Markup:
+    """First-sale price as a percentage of the reference minimum, over time (the dots of
+    :func:`chart_points`); the 100 % line is the minimum. Each dot links to the sale's
+    entry."""
     if not points:
         return Markup("")
-    ratios = [float(_ratio(r)) for _, r in points]
+    ratios = [float(exact) for _day, exact, _row in points]
     low, high = min([*ratios, 80.0]), max([*ratios, 120.0])
-    first = min(d for d, _ in points).toordinal()
-    span = max(max(d for d, _ in points).toordinal() - first, 1)
+    first = min(d for d, _, _ in points).toordinal()
+    span = max(max(d for d, _, _ in points).toordinal() - first, 1)
     left, right, top, bottom = 44, 10, 10, 26
 
     def x(day: date) -> float:
@@ -89,11 +90,11 @@ def price_over_time(rows: list[dict[str, Any]], width: int = 360, height: int = 
              f'<text x="2" y="{y(100) + 4:.1f}" font-size="10">100 %</text>',
              f'<text x="2" y="{y(high) + 8:.1f}" font-size="10">{high:.0f} %</text>',
              f'<text x="2" y="{y(low):.1f}" font-size="10">{low:.0f} %</text>']
-    days = sorted({d for d, _ in points})
+    days = sorted({d for d, _, _ in points})
     for day in (days[0], days[-1]):
         parts.append(f'<text x="{x(day):.1f}" y="{height - 6}" font-size="10" '
                      f'text-anchor="middle">{day.isoformat()}</text>')
-    for (day, row), ratio in zip(points, ratios, strict=True):
+    for (day, _exact, row), ratio in zip(points, ratios, strict=True):
         colour = "#2f6b3a" if ratio >= 100 else "#990000"
         parts.append(f'<a href="/api/v1/entries/{int(row["seq"])}"><circle cx="{x(day):.1f}" '
                      f'cy="{y(ratio):.1f}" r="5" fill="{colour}"><title>'
@@ -145,10 +146,11 @@ def dashboard_context(ind: Indicators, ledger: Ledger) -> dict[str, Any]:
                  "share": checked.share(key), "verified": v, "total": total,
                  "unit": UNIT_SYMBOLS.get(key[:-1].rsplit(" (", 1)[1], "")}
                 for key, (v, total) in sorted(checked.by_product.items())]
+    points, per_day = chart_points(ind.first_sales)
     return {"ind": ind, "charts": charts, "first_sales": first_sales,
             "first_sales_total": len(ind.first_sales),
-            "price_chart": price_over_time(ind.first_sales),
-            "price_chart_per_day": chart_points(ind.first_sales)[1], "verified": verified,
+            "price_chart": price_over_time(points), "price_chart_per_day": per_day,
+            "verified": verified,
             "failed_lots": checked.failed_lots, "unchecked_lots": checked.unchecked_lots,
             "sale_steps": sale_steps}
 
