@@ -56,9 +56,13 @@ def test_a_large_ledger_lists_its_latest_first_sales_and_checks_within_a_budget(
     listed = [n for n in range(LISTED_FIRST_SALES + 5) if f'/lots/L-{n:03d}"' in html]
     assert listed == list(range(5, LISTED_FIRST_SALES + 5))  # the latest, in log order
     assert f"{LISTED_FIRST_SALES + 5} lots sold to buyers are not checked yet" in html
+    assert "The oldest verdict shown" not in html  # none was reused
     app.config["VERIFY_BUDGET_S"] = 60.0
     html = client.get("/dashboards/?lang=en").get_data(as_text=True)
     assert "not checked yet" not in html
+    # Not in a signed checkpoint, the verdicts are kept until one exists: reused now.
+    html = client.get("/dashboards/?lang=pt_BR").get_data(as_text=True)
+    assert "O veredito mais antigo mostrado aqui foi obtido em 20" in html
 
 
 def test_the_price_chart_draws_each_days_lowest_sale_when_sales_are_many() -> None:

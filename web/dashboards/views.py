@@ -152,6 +152,7 @@ def dashboard_context(ind: Indicators, ledger: Ledger) -> dict[str, Any]:
             "price_chart": price_over_time(points), "price_chart_per_day": per_day,
             "verified": verified,
             "failed_lots": checked.failed_lots, "unchecked_lots": checked.unchecked_lots,
+            "oldest_reused": checked.oldest_reused,
             "sale_steps": sale_steps}
 
 
