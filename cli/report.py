@@ -13,29 +13,75 @@ from cli.context import Context, errors_as_exit, pass_context
 from cli.output import pairs, table
 from ledger.indicators import Filters, Indicators, indicators_for, verified_share
 
+# Above this many first sales (or yields) the table sums them up per product (or
+# transformation); --csv and --json always give every one.
+LISTED_ROWS = 50
 
-def _rows(ind: Indicators) -> list[tuple[str, str, str]]:
+
+def _rows(ind: Indicators, detailed: bool) -> list[tuple[str, str, str]]:
+    """The report's rows: every first sale and yield when ``detailed`` (CSV) or few."""
     rows: list[tuple[str, str, str]] = []
     for measure, by_product in sorted(ind.volumes.items()):
         for product, quantity in sorted(by_product.items()):
             rows.append((f"volume {measure}", product, format(quantity, "f")))
-    for sale in ind.first_sales:
-        rows.append(("first sale per unit", sale["lot"],
-                     f"{sale['price_per_unit']} {sale['currency']} (minimum "
-                     f"{sale['reference_min']}, premium total {sale['premium_total']})"))
+    if detailed or len(ind.first_sales) <= LISTED_ROWS:
+        for sale in ind.first_sales:
+            rows.append(("first sale per unit", sale["lot"],
+                         f"{sale['price_per_unit']} {sale['currency']} (minimum "
+                         f"{sale['reference_min']}, premium total {sale['premium_total']})"))
+    else:
+        rows += _first_sales_summary(ind.first_sales)
     for season, by_role in sorted(ind.benefits.items()):
         for role, amount in sorted(by_role.items()):
             rows.append((f"benefits {season}", role, str(amount)))
     rows.append(("distinct harvesters", "", str(ind.harvesters)))
     rows.append(("distinct households", "", str(ind.households)))
-    for item in ind.yields:
-        rows.append(("yield", f"{item['from']} -> {item['to']} #{item['seq']}",
-                     f"{item['yield']} (range {item['min']}-{item['max']})"))
+    if detailed or len(ind.yields) <= LISTED_ROWS:
+        for item in ind.yields:
+            rows.append(("yield", f"{item['from']} -> {item['to']} #{item['seq']}",
+                         f"{item['yield']} (range {item['min']}-{item['max']})"))
+    else:
+        rows += _yields_summary(ind.yields)
     for name, value in ind.days_to_final_sale.items():
         rows.append(("days harvest to final sale", name, "" if value is None else str(value)))
     for currency, share in ind.farm_gate_share.items():
         rows.append(("community share of final sales", currency,
                      "" if share is None else str(share)))
+    return rows
+
+
+def _first_sales_summary(sales: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    """Per product and currency: how many first sales, how many below the minimum, the
+    range of prices per unit and the premium (or shortfall) in total."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for sale in sales:
+        groups.setdefault((sale["product"], sale["currency"]), []).append(sale)
+    rows = []
+    for (product, currency), group in sorted(groups.items()):
+        prices = [sale["price_per_unit"] for sale in group]
+        below = sum(1 for sale in group if (sale["premium_total"] or 0) < 0)
+        premium = sum(sale["premium_total"] or 0 for sale in group)
+        rows.append(("first sales", f"{product} ({currency})",
+                     f"{len(group)}, {below} below the minimum; per unit {min(prices)}-"
+                     f"{max(prices)}; premium total {premium}"))
+    return rows
+
+
+def _yields_summary(yields: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    """Per transformation: how many, the range of yields, how many outside the
+    catalogue's range."""
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for item in yields:
+        groups.setdefault((item["from"], item["to"], item["process"]), []).append(item)
+    rows = []
+    for (source, target, process), group in sorted(groups.items()):
+        ratios = [item["yield"] for item in group if item["yield"] is not None]
+        low, high = group[0]["min"], group[0]["max"]
+        outside = sum(1 for r in ratios if (low is not None and r < low)
+                      or (high is not None and r > high))
+        spread = f"{min(ratios)}-{max(ratios)}" if ratios else "-"
+        rows.append(("yields", f"{source} -> {target} ({process})",
+                     f"{len(group)}: {spread} (range {low}-{high}), {outside} outside it"))
     return rows
 
 
@@ -72,7 +118,7 @@ def report(context: Context, community: str | None, cooperative: str | None,
                           start.date() if start else None, end.date() if end else None)
         ledger = context.ledger()
         ind = indicators_for(ledger, filters)
-        rows = _rows(ind)
+        rows = _rows(ind, detailed=as_csv)
         data = _json(ind)
         if verify:
             from cli.setup_commands import vkey_path

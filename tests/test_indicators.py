@@ -289,3 +289,39 @@ def test_many_histories_are_checked_by_worker_processes_with_the_same_verdicts(
     assert seen == [(5, 13), (10, 13), (13, 13)]
     checkers = (tmp_path / "checked-by").read_text().split()
     assert len(checkers) == 13 and str(os.getpid()) not in checkers
+
+
+def test_the_report_table_sums_up_many_first_sales_while_csv_lists_each(
+        world: World, db_url: str) -> None:
+    from cli.report import LISTED_ROWS
+
+    count = LISTED_ROWS + 1
+    for n in range(count):
+        world.harvest(f"S-{n:03d}", quantity="100")
+        # every third one paid R$ 3.00/kg, under PGPMBio's R$ 3.66/kg: 66 centavos short
+        price = 30000 if n % 3 == 0 else 42000
+        world.transfer(f"S-{n:03d}", "assoc-cachoeira", "coop", valuation(price))
+    runner = CliRunner()
+    human = runner.invoke(cli, ["--db", db_url, "report"]).stdout
+    assert "first sale per unit" not in human
+    shortfalls = len(range(0, count, 3))
+    premium = (count - shortfalls) * 54 * 100 - shortfalls * 66 * 100
+    # minor units, as the rows of each sale give them: centavos per kg, centavos in total
+    assert (f"{count}, {shortfalls} below the minimum; per unit 300.00-420.00; premium "
+            f"total {premium}") in human
+    rows = list(csv.reader(io.StringIO(runner.invoke(
+        cli, ["--db", db_url, "report", "--csv"]).stdout)))
+    assert sum(1 for row in rows if row[0] == "first sale per unit") == count
+
+
+def test_many_yields_are_summed_up_per_transformation_against_the_range() -> None:
+    from cli.report import _yields_summary
+
+    def item(seq: int, ratio: str | None) -> dict[str, Any]:
+        return {"seq": seq, "from": "brazil-nut-in-shell", "to": "brazil-nut-kernel",
+                "process": "shelling-drying", "yield": None if ratio is None else Decimal(ratio),
+                "min": Decimal("0.35"), "max": Decimal("0.45")}
+
+    rows = _yields_summary([item(1, "0.38"), item(2, "0.50"), item(3, "0.30"), item(4, None)])
+    assert rows == [("yields", "brazil-nut-in-shell -> brazil-nut-kernel (shelling-drying)",
+                     "4: 0.30-0.50 (range 0.35-0.45), 2 outside it")]
