@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -94,3 +95,53 @@ def test_a_bad_verify_budget_is_refused_at_start(db_url: str,
     monkeypatch.setenv("TRILHA_VERIFY_BUDGET_S", "2.5")
     assert create_app({"TESTING": True, "DATABASE_URL": db_url}).config[
         "VERIFY_BUDGET_S"] == 2.5
+
+
+def test_each_figure_links_to_the_entries_behind_it_page_by_page(
+        world: World, client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
+
+    import web.dashboards.views
+    from ledger.indicators import indicators_for
+
+    history(world)
+    behind = indicators_for(world.ledger).entries
+    html = client.get("/dashboards/?lang=en").get_data(as_text=True)
+    for group in ("harvested", "first_sales", "final_sales", "benefits", "processed", "lost"):
+        count = len(behind[group])
+        noun = "entry" if count == 1 else "entries"
+        assert f'href="/dashboards/entries/{group}">{count} {noun} behind this figure' in html
+    monkeypatch.setattr(web.dashboards.views, "ENTRY_PAGE", 2)
+    listed: list[int] = []
+    page, pages = 1, None
+    while True:
+        text = client.get(f"/dashboards/entries/first_sales?page={page}&lang=en").get_data(
+            as_text=True)
+        listed += [int(seq) for seq in re.findall(r'href="/api/v1/entries/(\d+)"', text)]
+        pages = pages or int(re.search(r"1 / (\d+)", text).group(1))  # type: ignore[union-attr]
+        if 'rel="next"' not in text:
+            break
+        page += 1
+    assert listed == behind["first_sales"] and page == pages == 2
+    assert client.get("/dashboards/entries/nothing").status_code == 404
+    refused = client.get("/dashboards/entries/harvested?page=0")
+    assert refused.status_code == 400 and "page: expected a whole number" in refused.get_data(
+        as_text=True)
+    # The season filter carries over to the entries behind the season's figures.
+    none = client.get("/dashboards/entries/harvested?season=2019&lang=en").get_data(True)
+    assert "0 entries behind this figure" in none and "/api/v1/entries/" not in none
+
+
+def test_a_member_sees_the_entries_behind_its_own_figures(world: World,
+                                                          client: FlaskClient) -> None:
+    from ledger.indicators import Filters, indicators_for
+    from tests.web.conftest import log_in
+
+    history(world)
+    assert client.get("/workspace/indicators/entries/harvested").status_code == 302  # login
+    log_in(client, "member")  # acts for assoc-cachoeira: its own harvest only
+    own = indicators_for(world.ledger, Filters(cooperative="assoc-cachoeira")).entries
+    html = client.get("/workspace/indicators?lang=en").get_data(as_text=True)
+    assert 'href="/workspace/indicators/entries/harvested"' in html
+    page = client.get("/workspace/indicators/entries/harvested").get_data(as_text=True)
+    assert [f"/api/v1/entries/{seq}" for seq in own["harvested"]] == re.findall(
+        r'/api/v1/entries/\d+', page)

@@ -10,12 +10,13 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from flask import current_app, render_template, request
+from flask import abort, current_app, render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
 from ledger.domain.measures import UNIT_SYMBOLS
+from ledger.indicator_facts import ENTRY_GROUPS
 from ledger.indicators import Filters, Indicators, indicators_for, verified_share
 from ledger.service import Ledger
 from web.charts import ROLE_COLOURS, split_bar
@@ -44,6 +45,21 @@ def bars(rows: list[tuple[str, Decimal, str]], width: int = 320) -> Markup:
 LISTED_FIRST_SALES = 50
 # Above this many first sales the chart draws one dot per day: the day's lowest price.
 CHART_DOTS = 400
+# Entries listed per page behind a figure (a large ledger has hundreds of thousands).
+ENTRY_PAGE = 100
+# The entries behind each volume chart: which of ``Indicators.entries`` it sums.
+MEASURE_ENTRIES = {"harvested": "harvested", "sold at first sale": "first_sales",
+                   "sold to buyers": "final_sales", "processed": "processed",
+                   "lost": "lost"}
+
+
+def figure_titles() -> dict[str, str]:
+    """Each group of ``Indicators.entries`` by the figure it is behind."""
+    return {"harvested": _("Volume harvested"), "processed": _("Volume processed"),
+            "lost": _("Volume lost"),
+            "first_sales": _("First sales against the minimum price"),
+            "benefits": _("The value split at each sale along the chains"),
+            "final_sales": _("Value that reached the communities")}
 
 
 def _ratio(row: dict[str, Any]) -> Decimal:
@@ -112,12 +128,14 @@ def dashboard_context(ind: Indicators, ledger: Ledger) -> dict[str, Any]:
                 "sold to buyers": _("Volume sold to buyers"),
                 "processed": _("Volume processed"), "lost": _("Volume lost")}
     charts = {}
+    chart_entries = {}
     for measure, by_product in sorted(ind.volumes.items()):
         rows = []
         for key, value in sorted(by_product.items()):
             code, unit = key[:-1].rsplit(" (", 1)
             rows.append((names.get(code, code)[:22], value, UNIT_SYMBOLS.get(unit, unit)))
         charts[measures.get(measure, measure)] = bars(rows)
+        chart_entries[measures.get(measure, measure)] = MEASURE_ENTRIES.get(measure)
     first_sales = [{**row, "paid": money(int(row["price_per_unit"]), row["currency"]),
                     "minimum": money(row["reference_min"], row["currency"])
                     if row["reference_min"] is not None else None}
@@ -153,7 +171,22 @@ def dashboard_context(ind: Indicators, ledger: Ledger) -> dict[str, Any]:
             "verified": verified,
             "failed_lots": checked.failed_lots, "unchecked_lots": checked.unchecked_lots,
             "oldest_reused": checked.oldest_reused,
-            "sale_steps": sale_steps}
+            "sale_steps": sale_steps, "chart_entries": chart_entries,
+            "entry_counts": {group: len(seqs) for group, seqs in ind.entries.items()}}
+
+
+def entries_context(ind: Indicators, group: str) -> dict[str, Any]:
+    """One page (``?page=``, from 1) of the entries behind a figure, in log order."""
+    if group not in ENTRY_GROUPS:
+        abort(404, description=f"no figure {group!r}")
+    page = request.args.get("page", "1")
+    if not page.isdigit() or int(page) < 1:
+        abort(400, description=f"page: expected a whole number from 1, got {page!r:.40}")
+    seqs = ind.entries.get(group, [])
+    start = (int(page) - 1) * ENTRY_PAGE
+    return {"group": group, "title": figure_titles()[group], "seqs": seqs[start:start + ENTRY_PAGE],
+            "first": start + 1, "total": len(seqs), "page": int(page),
+            "pages": max(1, -(-len(seqs) // ENTRY_PAGE))}
 
 
 @bp.get("/")
@@ -161,4 +194,19 @@ def public() -> Any:
     season = request.args.get("season") or None
     ledger = get_ledger()
     context = dashboard_context(indicators_for(ledger, Filters(season=season)), ledger)
-    return render_template("dashboards/public.html", season=season, **context)
+    return render_template("dashboards/public.html", season=season,
+                           entries_endpoint="dashboards.entries",
+                           entries_args={"season": season} if season else {}, **context)
+
+
+
+@bp.get("/entries/<group>")
+def entries(group: str) -> Any:
+    """The entries behind one figure of the public dashboard (same season filter)."""
+    season = request.args.get("season") or None
+    ind = indicators_for(get_ledger(), Filters(season=season))
+    args = {"season": season} if season else {}
+    return render_template("dashboards/entries.html", back_endpoint="dashboards.public",
+                           back_label=_("Shared measurement"),
+                           entries_endpoint="dashboards.entries", entries_args=args,
+                           **entries_context(ind, group))

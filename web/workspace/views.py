@@ -22,7 +22,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import login_user, logout_user
 
-from ledger.domain.state import LotStatus
+from ledger.domain.state import ActorRecord, LotStatus
 from ledger.errors import (
     RULE_MEANINGS,
     ConfigurationError,
@@ -34,8 +34,9 @@ from ledger.errors import (
 from ledger.indicators import Filters, indicators_for
 from ledger.labels import label_info, write_sheet_pdf
 from ledger.operations import perform
+from ledger.service import Ledger
 from web.auth import SessionUser, get_accounts, page_requires
-from web.dashboards.views import dashboard_context
+from web.dashboards.views import dashboard_context, entries_context
 from web.formatting import quantity, step_verbs
 from web.services import get_ledger
 from web.workspace import bp
@@ -208,16 +209,35 @@ def labels() -> Any:
         422 if error else 200
 
 
+def _own_actor(ledger: Ledger) -> ActorRecord:
+    actor = ledger.store.actor(g.account.actor_id) if g.account.actor_id else None
+    if actor is None:
+        abort(404, description="this account acts for no actor of the ledger")
+    return actor
+
+
 @bp.get("/indicators")
 @page_requires("workspace")
 def indicators() -> Any:
     """The member organisation's own figures: lots it handled, upstream and down."""
     ledger = get_ledger()
-    actor = ledger.store.actor(g.account.actor_id) if g.account.actor_id else None
-    if actor is None:
-        abort(404, description="this account acts for no actor of the ledger")
+    actor = _own_actor(ledger)
     # "cooperative" filters on any actor a lot passed through: harvesters' associations,
     # cooperatives, processors and buyers alike see the lots they handled.
     filters = Filters(cooperative=actor.actor_id)
     return render_template("workspace/indicators.html", actor=actor,
+                           entries_endpoint="workspace.indicator_entries", entries_args={},
                            **dashboard_context(indicators_for(ledger, filters), ledger))
+
+
+@bp.get("/indicators/entries/<group>")
+@page_requires("workspace")
+def indicator_entries(group: str) -> Any:
+    """The entries behind one of the member organisation's own figures."""
+    ledger = get_ledger()
+    actor = _own_actor(ledger)
+    ind = indicators_for(ledger, Filters(cooperative=actor.actor_id))
+    return render_template("dashboards/entries.html", back_endpoint="workspace.indicators",
+                           back_label=_("Our figures"),
+                           entries_endpoint="workspace.indicator_entries", entries_args={},
+                           **entries_context(ind, group))
