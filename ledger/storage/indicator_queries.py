@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
@@ -71,28 +72,72 @@ _FILL_SCOPE = (
 
 
 def read_totals(engine: Engine, filters: Filters) -> Totals:
+    """The sums and lists of one report, in one snapshot of the projection.
+
+    On SQLite the lists of sales are read on a second connection in another thread (the
+    driver lets go of the interpreter while SQLite works), so the report uses two cores;
+    that connection's snapshot must show the same folded position as the first's, which
+    then means the same facts, since facts only change with the position. If it does
+    not, the first connection reads them too."""
     options: dict[str, Any] = {}
     if engine.dialect.name == "postgresql":
         options["isolation_level"] = "REPEATABLE READ"
     with engine.connect().execution_options(**options) as connection, connection.begin():
-        scoped = filters.cooperative is not None
-        scope = None if filters.cooperative is None else _fill_scope(connection,
-                                                                     filters.cooperative)
-        query = _Query(connection, filters, scope)
-        entries: dict[str, list[int]] = {}
-        firsts: dict[str, int] = {}  # group -> the step where it first appears
-        volumes = query.volumes(entries, firsts)
-        first_sales, final_sales = query.sales(entries, firsts)
-        harvesters, households = query.people()
-        at_step, at_final = query.community_sums()
-        totals = Totals(volumes, query.shares(), at_step, at_final, first_sales, final_sales,
-                        query.yields(), harvesters, households,
-                        {group: entries[group] for group in sorted(
-                            entries, key=lambda g: (firsts[g], ENTRY_GROUPS.index(g)))})
-        if scoped:
-            connection.execute(text("DELETE FROM indicator_scope"))
-            connection.execute(text("DELETE FROM indicator_outside"))
-        return totals
+        position = connection.execute(select(it.position.c.next_seq)).scalar_one()
+        with ThreadPoolExecutor(max_workers=1) as second:
+            sales_elsewhere = second.submit(_sales_lists, engine, filters, position) \
+                if engine.dialect.name == "sqlite" else None
+            query = _Query(connection, filters, _scope(connection, filters))
+            entries: dict[str, list[int]] = {}
+            firsts: dict[str, int] = {}  # group -> the step where it first appears
+            volumes = query.volumes(entries, firsts)
+            harvesters, households = query.people()
+            at_step, at_final = query.community_sums()
+            shares, yields = query.shares(), query.yields()
+            lists = None if sales_elsewhere is None else sales_elsewhere.result()
+        if lists is None:
+            lists = _lists_of_sales(query)
+        sale_entries, sale_firsts, first_sales, final_sales = lists
+        entries.update(sale_entries)
+        firsts.update(sale_firsts)
+        _empty_scope(connection, filters)
+        return Totals(volumes, shares, at_step, at_final, first_sales, final_sales, yields,
+                      harvesters, households,
+                      {group: entries[group] for group in sorted(
+                          entries, key=lambda g: (firsts[g], ENTRY_GROUPS.index(g)))})
+
+
+_SalesLists = tuple[dict[str, list[int]], dict[str, int], tuple[dict[str, Any], ...],
+                    tuple[tuple[str, str, Decimal, int], ...]]
+
+
+def _sales_lists(engine: Engine, filters: Filters, position: int) -> _SalesLists | None:
+    """The lists of sales, on a connection of its own; None if its snapshot is not at
+    ``position``."""
+    with engine.connect() as connection, connection.begin():
+        if connection.execute(select(it.position.c.next_seq)).scalar_one() != position:
+            return None
+        lists = _lists_of_sales(_Query(connection, filters, _scope(connection, filters)))
+        _empty_scope(connection, filters)
+        return lists
+
+
+def _lists_of_sales(query: _Query) -> _SalesLists:
+    entries: dict[str, list[int]] = {}
+    firsts: dict[str, int] = {}
+    first_sales, final_sales = query.sales(entries, firsts)
+    return entries, firsts, first_sales, final_sales
+
+
+def _scope(connection: Connection, filters: Filters) -> _LotTest | None:
+    return None if filters.cooperative is None else _fill_scope(connection,
+                                                                filters.cooperative)
+
+
+def _empty_scope(connection: Connection, filters: Filters) -> None:
+    if filters.cooperative is not None:
+        connection.execute(text("DELETE FROM indicator_scope"))
+        connection.execute(text("DELETE FROM indicator_outside"))
 
 
 def _fill_scope(connection: Connection, actor: str) -> _LotTest | None:
