@@ -19,16 +19,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import orjson
-
-from ledger.domain.encoding import b64decode, digests_equal, entry_hash_of_bytes, parse_json
+from ledger.domain.encoding import b64decode, digests_equal, entry_hash_of_bytes
 from ledger.domain.entry import GENESIS_PREV, Entry
 from ledger.domain.merkle import CompactRange, leaf_hash
 from ledger.domain.note import Checkpoint
 from ledger.domain.rules import check_signature_crypto, check_signatures, decide
 from ledger.domain.state import MemoryState
 from ledger.errors import EncodingError, LedgerError, RuleViolation
-from ledger.wire.entries import check_entry_bytes, load_entry_document
+from ledger.wire.entries import check_entry_bytes, load_entry_document, parse_entry_json
 from ledger.wire.fields import format_instant
 
 
@@ -196,7 +194,7 @@ def _check_one(checked: Checked, body: bytes, columns: _Columns,
         _finding(report, checked, *checked.refusal)
         return checked.raw_hash
     try:
-        entry = load_entry_document(_parsed(body), body, checked.raw_hash,
+        entry = load_entry_document(parse_entry_json(body), body, checked.raw_hash,
                                     checked.event_digest)
         if not checked.signatures_checked:
             check_signature_crypto(entry.signed)
@@ -225,13 +223,6 @@ def _check_one(checked: Checked, body: bytes, columns: _Columns,
     else:
         state.apply(entry.event_id, effects)
     return entry.hash
-
-
-def _parsed(body: bytes) -> Any:
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:  # bytes only the strict parser reads (see check_entry_bytes)
-        return parse_json(body, what="entry")
 
 
 def _check_columns(checked: Checked, columns: _Columns, entry: Entry,

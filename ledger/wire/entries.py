@@ -52,16 +52,21 @@ def load_entry(raw: bytes) -> Entry:
     return load_entry_document(document, raw, entry_hash_of_bytes(raw), digest)
 
 
+def parse_entry_json(raw: bytes) -> Any:
+    """The JSON value of an entry's bytes: orjson, else the strict parser, which says what
+    is wrong (or parses what orjson cannot, such as integers past 64 bits, for the
+    canonical check to refuse)."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return parse_json(raw, what="entry")
+
+
 def check_entry_bytes(raw: bytes) -> tuple[dict[str, Any], bytes | None]:
     """The byte-level half of :func:`load_entry`: ``raw`` is JSON in RFC 8785 canonical
     form. Returns the parsed document and the digest of its event (None when there is no
     event object for the schema-level half to find)."""
-    try:
-        document = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        # The strict parser says what is wrong (or parses what orjson cannot, such as
-        # integers past 64 bits, for the canonical check below to refuse).
-        document = parse_json(raw, what="entry")
+    document = parse_entry_json(raw)
     if not isinstance(document, dict):
         raise EncodingError("entry: expected a JSON object")
     if canonical_bytes(document) != raw:
