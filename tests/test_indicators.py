@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from cli.main import cli
 from ledger.domain import events as ev
-from ledger.indicators import Filters, indicators_for
+from ledger.indicators import Filters, Indicators, indicators_for
 from tests.builders import World, origin, valuation
 
 
@@ -146,21 +146,38 @@ def test_a_cooperative_sees_the_harvests_that_later_reached_it_and_no_sibling_br
     assert coop.volumes["sold at first sale"] == {"brazil-nut-in-shell (KGM)": Decimal("60")}
 
 
-def test_the_verified_share_of_volume_sold_to_buyers(world: World) -> None:
-    from sqlalchemy import text
-
-    from ledger.domain.note import NoteSigner
-    from ledger.indicators import verified_share
-    from ledger.keystore import generate_private_key
-    from tests.test_verification import drop_triggers
-
+def _two_lots_sold_to_the_buyer(world: World) -> Indicators:
+    """BN-1 (100 kg) and BN-2 (300 kg) harvested and sold to the buyer; BN-X between."""
     world.harvest("BN-1", quantity="100")
     # the entry after a changed one cannot link to it either: keep BN-2's entries apart
     world.harvest("BN-X", quantity="5")
     world.harvest("BN-2", quantity="300")
     world.transfer("BN-1", "assoc-cachoeira", "buyer")
     world.transfer("BN-2", "assoc-cachoeira", "buyer")
-    ind = indicators_for(world.ledger)
+    return indicators_for(world.ledger)
+
+
+def _change_a_byte_of_the_harvest(world: World, lot: str) -> None:
+    """Rewrite the lot's harvest entry behind the ledger's back (its 100 kg become 900)."""
+    from sqlalchemy import text
+
+    from tests.test_verification import drop_triggers
+
+    drop_triggers(world.ledger)
+    seq = next(s["seq"] for s in world.ledger.provenance(lot, with_entries=False).steps
+               if s["kind"] == "lot.harvested")
+    body = world.ledger.store.entry(seq).body.replace(b'"100"', b'"900"')
+    with world.ledger.store.engine.begin() as connection:
+        connection.execute(text("UPDATE entries SET body = :b WHERE seq = :s"),
+                           {"b": body, "s": seq})
+
+
+def test_the_verified_share_of_volume_sold_to_buyers(world: World) -> None:
+    from ledger.domain.note import NoteSigner
+    from ledger.indicators import verified_share
+    from ledger.keystore import generate_private_key
+
+    ind = _two_lots_sold_to_the_buyer(world)
     product = "brazil-nut-in-shell (KGM)"
     before = verified_share(world.ledger, ind)
     assert before.share(product) == Decimal(0)  # nothing is in a signed checkpoint yet
@@ -168,13 +185,7 @@ def test_the_verified_share_of_volume_sold_to_buyers(world: World) -> None:
     world.ledger.sign_checkpoint(NoteSigner(world.ledger.origin, generate_private_key()))
     assert verified_share(world.ledger, ind).share(product) == Decimal(1)
     # change one byte of BN-1's harvest behind the ledger's back: its 100 kg drop out
-    drop_triggers(world.ledger)
-    seq = next(s["seq"] for s in world.ledger.provenance("BN-1", with_entries=False).steps
-               if s["kind"] == "lot.harvested")
-    body = world.ledger.store.entry(seq).body.replace(b'"100"', b'"900"')
-    with world.ledger.store.engine.begin() as connection:
-        connection.execute(text("UPDATE entries SET body = :b WHERE seq = :s"),
-                           {"b": body, "s": seq})
+    _change_a_byte_of_the_harvest(world, "BN-1")
     after = verified_share(world.ledger, ind)
     assert after.failed_lots == ["BN-1"]
     assert after.by_product[product] == (Decimal(300), Decimal(400))
@@ -203,20 +214,12 @@ def test_the_split_and_the_community_share_at_each_sale_along_the_chain(
 def test_dashboards_reuse_verdicts_within_a_time_budget(world: World,
                                                         monkeypatch: pytest.MonkeyPatch
                                                         ) -> None:
-    from sqlalchemy import text
-
     import ledger.lot_check
     from ledger.domain.note import NoteSigner
     from ledger.indicators import verified_share
     from ledger.keystore import generate_private_key
-    from tests.test_verification import drop_triggers
 
-    world.harvest("BN-1", quantity="100")
-    world.harvest("BN-X", quantity="5")
-    world.harvest("BN-2", quantity="300")
-    world.transfer("BN-1", "assoc-cachoeira", "buyer")
-    world.transfer("BN-2", "assoc-cachoeira", "buyer")
-    ind = indicators_for(world.ledger)
+    ind = _two_lots_sold_to_the_buyer(world)
     product = "brazil-nut-in-shell (KGM)"
     checked: list[int] = []
     check = ledger.lot_check.check_lot_history
@@ -240,13 +243,7 @@ def test_dashboards_reuse_verdicts_within_a_time_budget(world: World,
     assert reused.share(product) == Decimal(1) and not checked and reused.oldest_reused
     # A changed byte: the dashboards keep the verdict, the full re-check catches it and
     # stores it, and from then on the dashboards show it too (re-checking failed lots).
-    drop_triggers(world.ledger)
-    seq = next(s["seq"] for s in world.ledger.provenance("BN-1", with_entries=False).steps
-               if s["kind"] == "lot.harvested")
-    body = world.ledger.store.entry(seq).body.replace(b'"100"', b'"900"')
-    with world.ledger.store.engine.begin() as connection:
-        connection.execute(text("UPDATE entries SET body = :b WHERE seq = :s"),
-                           {"b": body, "s": seq})
+    _change_a_byte_of_the_harvest(world, "BN-1")
     assert dashboard().share(product) == Decimal(1)
     assert verified_share(world.ledger, ind).failed_lots == ["BN-1"]
     after = dashboard()
