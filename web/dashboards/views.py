@@ -189,23 +189,27 @@ def entries_context(ind: Indicators, group: str) -> dict[str, Any]:
             "pages": max(1, -(-len(seqs) // ENTRY_PAGE))}
 
 
+def _season_filter() -> tuple[Filters, dict[str, str]]:
+    """The public pages' one filter, ``?season=``, and the link arguments that keep it."""
+    season = request.args.get("season") or None
+    return Filters(season=season), {"season": season} if season else {}
+
+
 @bp.get("/")
 def public() -> Any:
-    season = request.args.get("season") or None
+    filters, args = _season_filter()
     ledger = get_ledger()
-    context = dashboard_context(indicators_for(ledger, Filters(season=season)), ledger)
-    return render_template("dashboards/public.html", season=season,
-                           entries_endpoint="dashboards.entries",
-                           entries_args={"season": season} if season else {}, **context)
-
+    context = dashboard_context(indicators_for(ledger, filters), ledger)
+    return render_template("dashboards/public.html", season=filters.season,
+                           entries_endpoint="dashboards.entries", entries_args=args,
+                           **context)
 
 
 @bp.get("/entries/<group>")
 def entries(group: str) -> Any:
     """The entries behind one figure of the public dashboard (same season filter)."""
-    season = request.args.get("season") or None
-    ind = indicators_for(get_ledger(), Filters(season=season))
-    args = {"season": season} if season else {}
+    filters, args = _season_filter()
+    ind = indicators_for(get_ledger(), filters)
     return render_template("dashboards/entries.html", back_endpoint="dashboards.public",
                            back_label=_("Shared measurement"),
                            entries_endpoint="dashboards.entries", entries_args=args,
