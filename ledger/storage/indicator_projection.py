@@ -137,9 +137,7 @@ def _insert(table: Table, *, ignore_existing: bool = False, pg: bool = False) ->
     names = [column.name for column in table.columns]
     sql = (f"INSERT INTO {table.name} ({', '.join(names)}) "
            f"VALUES ({', '.join('?' for _ in names)})")
-    if ignore_existing:
-        return sql + " ON CONFLICT DO NOTHING" if pg else sql.replace("INSERT", "INSERT OR IGNORE")
-    return sql
+    return it.ignoring_existing(sql, pg=pg) if ignore_existing else sql
 
 
 def _update_trace() -> str:

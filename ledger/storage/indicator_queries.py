@@ -153,12 +153,9 @@ def _fill_scope(connection: Connection, actor: str) -> _LotTest | None:
     for name in ("indicator_scope", "indicator_outside"):
         connection.execute(text(_TEMPORARY.format(name=name)))
         connection.execute(text(f"DELETE FROM {name}"))
+    pg = connection.dialect.name == "postgresql"
     for statement in _FILL_SCOPE:
-        if connection.dialect.name == "postgresql":
-            statement += " ON CONFLICT DO NOTHING"
-        else:
-            statement = statement.replace("INSERT", "INSERT OR IGNORE", 1)
-        connection.execute(text(statement), {"actor": actor})
+        connection.execute(text(it.ignoring_existing(statement, pg=pg)), {"actor": actor})
     inside = connection.execute(text("SELECT count(*) FROM indicator_scope")).scalar_one()
     lots = connection.execute(select(func.count()).select_from(it.lot_traces)).scalar_one()
     if 2 * int(inside) <= int(lots):

@@ -90,6 +90,12 @@ groups = Table(
 )
 
 
+def ignoring_existing(insert: str, *, pg: bool) -> str:
+    """An INSERT statement that skips rows whose key is already there, in either dialect."""
+    return insert + " ON CONFLICT DO NOTHING" if pg else insert.replace(
+        "INSERT", "INSERT OR IGNORE", 1)
+
+
 def _fact_table(name: str, *columns: Column[Any], grouped: bool = True) -> Table:
     """A fact table: its group and id, the step, the filter dimensions, its measures.
 
