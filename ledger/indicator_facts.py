@@ -9,7 +9,8 @@ measures: quantities as ``Decimal``, money as integer minor units. Pure: no I/O.
 
 from __future__ import annotations
 
-from collections import defaultdict
+import math
+from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -178,18 +179,113 @@ def add_sale(at_step: SaleSums, at_final: SaleSums, position: int, currency: str
 
 @dataclass(frozen=True, slots=True)
 class Totals:
-    """The facts that pass the filters, summed; each group in the order it first appears."""
+    """The facts that pass the filters, summed; each group in the order it first appears.
+
+    The lists (first and final sales, yields, the entries behind each figure) are only
+    filled in a detailed report: at a million entries they are hundreds of thousands of
+    rows, while the summaries and counts beside them are a few."""
 
     volumes: tuple[tuple[str, str, Decimal], ...]  # (measure, key, Σ quantity)
     shares: tuple[tuple[str | None, int, str, str, int], ...]  # (season, pos, cur, role, Σ)
     at_step: SaleSums  # (position, currency) -> sums
     at_final: SaleSums  # currency -> sums, of sales to buyers
-    first_sales: tuple[dict[str, Any], ...]  # FirstSale.row()
-    final_sales: tuple[tuple[str, str, Decimal, int], ...]  # (lot, key, quantity, days)
-    yields: tuple[dict[str, Any], ...]  # Yield.row()
+    first_sale_summary: tuple[dict[str, Any], ...]  # FirstSaleSummary rows
+    yield_summary: tuple[dict[str, Any], ...]  # YieldSummary rows
+    days_to_final_sale: dict[str, float | None]
     harvesters: int
     households: int
+    entry_counts: dict[str, int]  # group -> how many entries are behind it
+    detailed: bool = True
+    first_sales: tuple[dict[str, Any], ...] = ()  # FirstSale.row()
+    final_sales: tuple[tuple[str, str, Decimal, int], ...] = ()  # (lot, key, quantity, days)
+    yields: tuple[dict[str, Any], ...] = ()  # Yield.row()
     entries: dict[str, list[int]] = field(default_factory=dict)
+
+
+class FirstSaleSummary:
+    """First sales per product and currency: how many, how many below the minimum, the
+    lowest and highest price per unit, Σ premium (negative: a shortfall). Fed one sale at
+    a time (the replay) or one stored group at a time (SQL sums), with the same result."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def add(self, product: str, currency: str, sales: int, below: int, lowest: Decimal,
+            highest: Decimal, premium: int) -> None:
+        row = self.rows.get((product, currency))
+        if row is None:
+            self.rows[(product, currency)] = {
+                "product": product, "currency": currency, "sales": sales,
+                "below_minimum": below, "lowest_per_unit": lowest,
+                "highest_per_unit": highest, "premium_total": premium}
+            return
+        row["sales"] += sales
+        row["below_minimum"] += below
+        row["lowest_per_unit"] = min(row["lowest_per_unit"], lowest)
+        row["highest_per_unit"] = max(row["highest_per_unit"], highest)
+        row["premium_total"] += premium
+
+    def add_sale(self, sale: Mapping[str, Any]) -> None:
+        total = sale["premium_total"]
+        self.add(sale["product"], sale["currency"], 1, int(total is not None and total < 0),
+                 sale["price_per_unit"], sale["price_per_unit"], total or 0)
+
+    def result(self) -> tuple[dict[str, Any], ...]:
+        return tuple(self.rows[key] for key in sorted(self.rows))
+
+
+class YieldSummary:
+    """Yields per transformation (from, to, process): how many, the lowest and highest,
+    how many fell outside the catalogue's range of their day, and the range of the first
+    one (the catalogue may have changed since). Groups must come in the order of their
+    first yield."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str, str], dict[str, Any]] = {}
+
+    def add(self, source: str, target: str, process: str, low: Decimal | None,
+            high: Decimal | None, ratios: Iterable[tuple[Decimal | None, int]]) -> None:
+        """``ratios``: (yield, how many times) pairs; a yield of None is not known."""
+        row = self.rows.setdefault((source, target, process), {
+            "from": source, "to": target, "process": process, "count": 0, "lowest": None,
+            "highest": None, "min": low, "max": high, "outside": 0})
+        for ratio, count in ratios:
+            row["count"] += count
+            if ratio is None:
+                continue
+            row["lowest"] = ratio if row["lowest"] is None else min(row["lowest"], ratio)
+            row["highest"] = ratio if row["highest"] is None else max(row["highest"], ratio)
+            if (low is not None and ratio < low) or (high is not None and ratio > high):
+                row["outside"] += count
+
+    def add_yield(self, item: Mapping[str, Any]) -> None:
+        self.add(item["from"], item["to"], item["process"], item["min"], item["max"],
+                 ((item["yield"], 1),))
+
+    def result(self) -> tuple[dict[str, Any], ...]:
+        return tuple(self.rows[key] for key in sorted(self.rows))
+
+
+def days_summary(counts: Mapping[int, int]) -> dict[str, float | None]:
+    """Median and 90th percentile (nearest rank) of days from harvest to final sale, from
+    how many final sales took each number of days."""
+    total = sum(counts.values())
+    if not total:
+        return {"median": None, "p90": None, "lots": 0.0}
+    ordered = sorted(counts.items())
+
+    def nth(rank: int) -> int:  # the rank-th smallest, from 0
+        seen = 0
+        for days, count in ordered:
+            seen += count
+            if rank < seen:
+                return days
+        raise AssertionError(rank)
+
+    middle = total // 2
+    median = nth(middle) if total % 2 else (nth(middle - 1) + nth(middle)) / 2
+    return {"median": float(median), "p90": float(nth(math.ceil(0.9 * total) - 1)),
+            "lots": float(total)}
 
 
 def passes(dims: Dims, filters: Filters, scope: Collection[str] | None) -> bool:
@@ -227,7 +323,7 @@ def _reach(start: set[str], edges: Mapping[str, list[str]]) -> set[str]:
 
 
 def summarise(facts: Iterable[Fact], filters: Filters,
-              scope: Collection[str] | None) -> Totals:
+              scope: Collection[str] | None, *, detailed: bool = True) -> Totals:
     """Sum the facts that pass the filters, in memory (the projection does it in SQL)."""
     volumes: dict[tuple[str, str], Decimal] = {}
     shares: dict[tuple[str | None, int, str, str], int] = {}
@@ -261,12 +357,21 @@ def summarise(facts: Iterable[Fact], filters: Filters,
             if fact.final is not None:
                 final.append((fact.dims.lot, fact.final.key, fact.final.quantity,
                               fact.final.days))
+    # Facts come in log order: the groups are in the order they first appear.
+    ordered = {group: len(seqs) for group, seqs in entries.items()}
+    first_summary, yield_summary = FirstSaleSummary(), YieldSummary()
+    for sale in first:
+        first_summary.add_sale(sale)
+    for item in yields:
+        yield_summary.add_yield(item)
     return Totals(
         tuple((m, k, total) for (m, k), total in volumes.items()),
         tuple((*key, amount) for key, amount in shares.items()),
-        at_step, at_final,
-        tuple(first), tuple(final), tuple(yields), len(harvesters), len(households),
-        entries)
+        at_step, at_final, first_summary.result(), yield_summary.result(),
+        days_summary(Counter(days for *_, days in final)), len(harvesters), len(households),
+        ordered, detailed, tuple(first) if detailed else (), tuple(final) if detailed else (),
+        tuple(yields) if detailed else (),
+        entries if detailed else {})
 
 
 def _add_sale(fact: SaleFact, shares: dict[tuple[str | None, int, str, str], int],

@@ -11,7 +11,6 @@ figure keeps the entry numbers it came from.
 from __future__ import annotations
 
 import itertools
-import math
 import multiprocessing
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -19,7 +18,6 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from statistics import median
 from typing import Any
 
 from ledger.domain.catalogue import Product
@@ -40,31 +38,45 @@ FOLD_BATCH = 20_000  # steps per catch-up transaction: appends wait for one batc
 
 @dataclass(slots=True)
 class Indicators:
+    """A report's figures. The lists (``first_sales``, ``yields``, ``final_sales``,
+    ``entries``) are filled only when it is ``detailed``; the summaries and counts beside
+    them always are."""
+
     volumes: dict[str, dict[str, Decimal]] = field(default_factory=dict)
     first_sales: list[dict[str, Any]] = field(default_factory=list)
+    # Per product and currency: sales, below_minimum, lowest/highest_per_unit, premium_total
+    first_sale_summary: list[dict[str, Any]] = field(default_factory=list)
     benefits: dict[str, dict[str, int]] = field(default_factory=dict)  # season -> role|cur
     harvesters: int = 0
     households: int = 0  # distinct pseudonymous households, where harvests record them
     yields: list[dict[str, Any]] = field(default_factory=list)
+    # Per (from, to, process): count, lowest, highest, min and max (the range), outside
+    yield_summary: list[dict[str, Any]] = field(default_factory=list)
     days_to_final_sale: dict[str, float | None] = field(default_factory=dict)
     final_sale_lots: list[str] = field(default_factory=list)
     # (lot, "product (unit)", quantity) of each sale to a buyer, for the verified share
     final_sales: list[tuple[str, str, Decimal]] = field(default_factory=list)
     farm_gate_share: dict[str, Decimal | None] = field(default_factory=dict)  # per currency
     entries: dict[str, list[int]] = field(default_factory=dict)  # indicator -> seqs
+    entry_counts: dict[str, int] = field(default_factory=dict)  # indicator -> how many
+    detailed: bool = True
     # Per sale position along the chains (1 = first sale, 2 = the next...), per currency:
     # amounts paid to each role, and (community amount carried, price) for the share.
     split_by_step: dict[int, dict[str, dict[str, int]]] = field(default_factory=dict)
     share_by_step: dict[int, dict[str, Decimal]] = field(default_factory=dict)
 
 
-def indicators_for(ledger: Ledger, filters: Filters = NO_FILTERS) -> Indicators:
-    """Every indicator over the whole ledger: the projection, caught up first."""
+def indicators_for(ledger: Ledger, filters: Filters = NO_FILTERS, *,
+                   detailed: bool = True) -> Indicators:
+    """Every indicator over the whole ledger: the projection, caught up first. Only a
+    ``detailed`` report lists every first sale, yield, final sale and entry behind them
+    (at a million entries, about a million rows)."""
     catch_up(ledger)
-    # A whole-chain report reads about a million rows into tuples and dicts, none in a
-    # cycle: the collector's passes over them would only slow the reading down.
+    # A detailed whole-chain report reads about a million rows into tuples and dicts,
+    # none in a cycle: the collector's passes over them would only slow the reading down.
     with paused_gc():
-        return indicators_from(IndicatorProjection(ledger.store.engine).totals(filters))
+        return indicators_from(IndicatorProjection(ledger.store.engine).totals(
+            filters, detailed=detailed))
 
 
 def catch_up(ledger: Ledger, batch: int = FOLD_BATCH, *, until: int | None = None) -> int:
@@ -97,7 +109,8 @@ def catch_up(ledger: Ledger, batch: int = FOLD_BATCH, *, until: int | None = Non
 
 
 def compute(steps: Iterable[Mapping[str, Any]], products: Mapping[str, Product],
-            actor_kinds: Mapping[str, str], filters: Filters = NO_FILTERS) -> Indicators:
+            actor_kinds: Mapping[str, str], filters: Filters = NO_FILTERS, *,
+            detailed: bool = True) -> Indicators:
     """The indicators of ``steps`` (every step, in log order) replayed in memory."""
     replay = Replay(Catalogue(products, actor_kinds))
     with paused_gc():
@@ -105,7 +118,7 @@ def compute(steps: Iterable[Mapping[str, Any]], products: Mapping[str, Product],
             replay.fold(step)
         scope = None if filters.cooperative is None else cooperative_lots(
             replay.touches, replay.links, filters.cooperative)
-        return indicators_from(summarise(replay.facts, filters, scope))
+        return indicators_from(summarise(replay.facts, filters, scope, detailed=detailed))
 
 
 def indicators_from(totals: Totals) -> Indicators:
@@ -123,17 +136,17 @@ def indicators_from(totals: Totals) -> Indicators:
     out.split_by_step = dict(sorted(split.items()))
     out.share_by_step, out.farm_gate_share = _community_shares(totals)
     out.first_sales = list(totals.first_sales)
+    out.first_sale_summary = list(totals.first_sale_summary)
     out.yields = list(totals.yields)
+    out.yield_summary = list(totals.yield_summary)
     out.final_sale_lots = [sale[0] for sale in totals.final_sales]
     out.final_sales = [sale[:3] for sale in totals.final_sales]
-    days = sorted(sale[3] for sale in totals.final_sales)
-    out.days_to_final_sale = {  # p90 by the nearest-rank method
-        "median": float(median(days)) if days else None,
-        "p90": float(days[math.ceil(0.9 * len(days)) - 1]) if days else None,
-        "lots": float(len(days))}
+    out.days_to_final_sale = totals.days_to_final_sale
     out.harvesters = totals.harvesters
     out.households = totals.households
     out.entries = totals.entries
+    out.entry_counts = totals.entry_counts
+    out.detailed = totals.detailed
     return out
 
 

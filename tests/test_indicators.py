@@ -312,13 +312,32 @@ def test_the_report_table_sums_up_many_first_sales_while_csv_lists_each(
 
 
 def test_many_yields_are_summed_up_per_transformation_against_the_range() -> None:
-    from cli.report import _yields_summary
+    from cli.report import _rows
+    from ledger.indicator_facts import YieldSummary
 
-    def item(seq: int, ratio: str | None) -> dict[str, Any]:
+    def item(seq: int, ratio: str | None, low: str = "0.35") -> dict[str, Any]:
         return {"seq": seq, "from": "brazil-nut-in-shell", "to": "brazil-nut-kernel",
                 "process": "shelling-drying", "yield": None if ratio is None else Decimal(ratio),
-                "min": Decimal("0.35"), "max": Decimal("0.45")}
+                "min": Decimal(low), "max": Decimal("0.45")}
 
-    rows = _yields_summary([item(1, "0.38"), item(2, "0.50"), item(3, "0.30"), item(4, None)])
-    assert rows == [("yields", "brazil-nut-in-shell -> brazil-nut-kernel (shelling-drying)",
-                     "4: 0.30-0.50 (range 0.35-0.45), 2 outside it")]
+    summary = YieldSummary()
+    # the last one against a catalogue range changed since: outside of its own (0.40-)
+    for one in (item(1, "0.38"), item(2, "0.50"), item(3, "0.30"), item(4, None),
+                item(5, "0.38", low="0.40")):
+        summary.add_yield(one)
+    ind = Indicators(detailed=False, yield_summary=list(summary.result()))
+    assert [row for row in _rows(ind) if row[0] == "yields"] == [
+        ("yields", "brazil-nut-in-shell -> brazil-nut-kernel (shelling-drying)",
+         "5: 0.30-0.50 (range 0.35-0.45), 3 outside it")]
+
+
+def test_days_to_final_sale_are_the_median_and_nearest_rank_p90_of_every_sale() -> None:
+    from ledger.indicator_facts import days_summary
+
+    assert days_summary({}) == {"median": None, "p90": None, "lots": 0.0}
+    assert days_summary({4: 1}) == {"median": 4.0, "p90": 4.0, "lots": 1.0}
+    # 1, 2, 2, 9: median between the middle two; p90 the 4th of 4 (ceil(3.6))
+    assert days_summary({9: 1, 2: 2, 1: 1}) == {"median": 2.0, "p90": 9.0, "lots": 4.0}
+    # 1..10: median 5.5, p90 the 9th
+    assert days_summary(dict.fromkeys(range(1, 11), 1)) == {
+        "median": 5.5, "p90": 9.0, "lots": 10.0}

@@ -36,6 +36,7 @@ from ledger.storage import indicator_tables as it
 from ledger.storage import tables as t
 from ledger.storage.engine import WRITE_OPTION
 from ledger.storage.indicator_queries import read_totals
+from ledger.storage.indicator_reach import extend_reach
 
 
 class IndicatorProjection:
@@ -59,9 +60,10 @@ class IndicatorProjection:
                 connection.begin():
             yield FoldSession(connection)
 
-    def totals(self, filters: Filters) -> Totals:
-        """The sums and lists of the facts that pass ``filters`` (one snapshot)."""
-        return read_totals(self.engine, filters)
+    def totals(self, filters: Filters, *, detailed: bool = True) -> Totals:
+        """The sums (and, ``detailed``, the lists) of the facts that pass ``filters``, in
+        one snapshot."""
+        return read_totals(self.engine, filters, detailed=detailed)
 
 
 class FoldSession:
@@ -102,14 +104,13 @@ class FoldSession:
         return out
 
     def record(self, replay: Replay, loaded: Collection[str], next_seq: int) -> None:
-        """Write what folding up to ``next_seq`` produced: traces, touches, facts."""
+        """Write what folding up to ``next_seq`` produced: traces, reach, facts."""
         traces = [_trace_to_row(lot, trace) for lot, trace in replay.lots.items()]
         new = [row for row in traces if row[0] not in loaded]
         changed = [row[1:] + row[:1] for row in traces if row[0] in loaded]
         self._run_many(_insert(it.lot_traces), new)
         self._run_many(_update_trace(), changed)
-        self._run_many(_insert(it.actor_lots, ignore_existing=True, pg=self._pg),
-                       sorted(replay.touches))
+        extend_reach(self.connection, next_seq, replay.touches, replay.links)
         rows = FactRows(self.next_fact, self._groups())
         for fact in replay.facts:
             rows.add(fact)
@@ -133,11 +134,10 @@ class FoldSession:
         cursor.close()
 
 
-def _insert(table: Table, *, ignore_existing: bool = False, pg: bool = False) -> str:
+def _insert(table: Table) -> str:
     names = [column.name for column in table.columns]
-    sql = (f"INSERT INTO {table.name} ({', '.join(names)}) "
-           f"VALUES ({', '.join('?' for _ in names)})")
-    return it.ignoring_existing(sql, pg=pg) if ignore_existing else sql
+    return (f"INSERT INTO {table.name} ({', '.join(names)}) "
+            f"VALUES ({', '.join('?' for _ in names)})")
 
 
 def _update_trace() -> str:

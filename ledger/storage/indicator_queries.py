@@ -24,6 +24,7 @@ from sqlalchemy import (
     Engine,
     Select,
     Table,
+    case,
     column,
     func,
     select,
@@ -37,9 +38,12 @@ from ledger.indicator_facts import (
     MEASURES,
     VOLUME_GROUPS,
     Filters,
+    FirstSaleSummary,
     SaleSums,
     Totals,
+    YieldSummary,
     add_sale,
+    days_summary,
     first_sale_row,
     yield_row,
 )
@@ -51,28 +55,15 @@ _OUTSIDE_LOTS = select(table("indicator_outside", column("lot")).c.lot)
 _TEMP_CACHE_KIB = 64 * 1024
 _LotTest = Callable[[Any], ColumnElement[bool]]
 
-# The cooperative filter's lots: those the actor handled or was sent, every lot they came
-# from and every lot made from them (ledger/indicator_facts.py cooperative_lots).
+# The cooperative filter's lots (ledger/indicator_facts.py cooperative_lots), kept by the
+# fold in indicator_reach (ledger/storage/indicator_reach.py): copied into a temporary
+# table, or the lots outside them are.
 _TEMPORARY = "CREATE TEMPORARY TABLE IF NOT EXISTS {name} (lot VARCHAR(20) PRIMARY KEY)"
-# Three inserts into the key of the scope (which drops repeats), the walks along links
-# only: most handled lots have neither parents nor children.
-_FILL_SCOPE = (
-    "INSERT INTO indicator_scope (lot) SELECT lot FROM indicator_actor_lots "
-    "WHERE actor = :actor",
-    "INSERT INTO indicator_scope (lot) WITH RECURSIVE up(lot) AS ("
-    " SELECT l.parent FROM indicator_actor_lots h JOIN lot_links l ON l.child = h.lot"
-    " WHERE h.actor = :actor"
-    " UNION SELECT l.parent FROM lot_links l JOIN up ON l.child = up.lot) SELECT lot FROM up",
-    "INSERT INTO indicator_scope (lot) WITH RECURSIVE down(lot) AS ("
-    " SELECT l.child FROM indicator_actor_lots h JOIN lot_links l ON l.parent = h.lot"
-    " WHERE h.actor = :actor"
-    " UNION SELECT l.child FROM lot_links l JOIN down ON l.parent = down.lot)"
-    " SELECT lot FROM down",
-)
 
 
-def read_totals(engine: Engine, filters: Filters) -> Totals:
-    """The sums and lists of one report, in one snapshot of the projection.
+def read_totals(engine: Engine, filters: Filters, *, detailed: bool = True) -> Totals:
+    """The sums (and, ``detailed``, the lists) of one report, in one snapshot of the
+    projection.
 
     On SQLite the lists of sales are read on a second connection in another thread (the
     driver lets go of the interpreter while SQLite works), so the report uses two cores;
@@ -86,28 +77,35 @@ def read_totals(engine: Engine, filters: Filters) -> Totals:
         position = connection.execute(select(it.position.c.next_seq)).scalar_one()
         with ThreadPoolExecutor(max_workers=1) as second:
             sales_elsewhere = second.submit(_sales_lists, engine, filters, position) \
-                if engine.dialect.name == "sqlite" else None
+                if detailed and engine.dialect.name == "sqlite" else None
             query = _Query(connection, filters, _scope(connection, filters))
             entries: dict[str, list[int]] = {}
+            counts: dict[str, int] = {}  # group -> how many entries are behind it
             firsts: dict[str, int] = {}  # group -> the step where it first appears
-            volumes = query.volumes(entries, firsts)
+            volumes = query.volumes(counts, firsts, entries if detailed else None)
             harvesters, households = query.people()
             at_step, at_final = query.community_sums()
-            shares, yields = query.shares(), query.yields()
+            shares = query.shares()
+            query.count_sales(counts, firsts)
+            first_summary = query.first_sale_summary(counts, firsts)
+            yield_summary = query.yield_summary()
+            days = query.days_to_final_sale(counts, firsts)
+            yields = query.yields() if detailed else ()
             lists = None if sales_elsewhere is None else sales_elsewhere.result()
-        if lists is None:
-            lists = _lists_of_sales(query)
-        sale_entries, sale_firsts, first_sales, final_sales = lists
-        entries.update(sale_entries)
-        firsts.update(sale_firsts)
+        first_sales: tuple[dict[str, Any], ...] = ()
+        final_sales: tuple[tuple[str, str, Decimal, int], ...] = ()
+        if detailed:
+            sale_entries, first_sales, final_sales = lists or _lists_of_sales(query)
+            entries.update(sale_entries)
         _empty_scope(connection, filters)
-        return Totals(volumes, shares, at_step, at_final, first_sales, final_sales, yields,
-                      harvesters, households,
-                      {group: entries[group] for group in sorted(
-                          entries, key=lambda g: (firsts[g], ENTRY_GROUPS.index(g)))})
+        ordered = {group: counts[group] for group in sorted(
+            counts, key=lambda g: (firsts[g], ENTRY_GROUPS.index(g)))}
+        return Totals(volumes, shares, at_step, at_final, first_summary, yield_summary, days,
+                      harvesters, households, ordered, detailed, first_sales, final_sales,
+                      yields, {group: entries[group] for group in ordered} if detailed else {})
 
 
-_SalesLists = tuple[dict[str, list[int]], dict[str, int], tuple[dict[str, Any], ...],
+_SalesLists = tuple[dict[str, list[int]], tuple[dict[str, Any], ...],
                     tuple[tuple[str, str, Decimal, int], ...]]
 
 
@@ -124,9 +122,8 @@ def _sales_lists(engine: Engine, filters: Filters, position: int) -> _SalesLists
 
 def _lists_of_sales(query: _Query) -> _SalesLists:
     entries: dict[str, list[int]] = {}
-    firsts: dict[str, int] = {}
-    first_sales, final_sales = query.sales(entries, firsts)
-    return entries, firsts, first_sales, final_sales
+    first_sales, final_sales = query.sales(entries)
+    return entries, first_sales, final_sales
 
 
 def _scope(connection: Connection, filters: Filters) -> _LotTest | None:
@@ -141,8 +138,9 @@ def _empty_scope(connection: Connection, filters: Filters) -> None:
 
 
 def _fill_scope(connection: Connection, actor: str) -> _LotTest | None:
-    """The cooperative's lots, into a temporary table (one per connection, emptied before
-    and after each report); returns the test each fact's lot must pass.
+    """The cooperative's lots (its stored reach), or the lots outside them, into a
+    temporary table (one per connection, emptied before and after each report); returns
+    the test each fact's lot must pass.
 
     Probing a large table for every fact costs about as much as the sum itself, so when
     the scope holds most lots (a cooperative every chain passes through) the few lots
@@ -153,17 +151,19 @@ def _fill_scope(connection: Connection, actor: str) -> _LotTest | None:
     for name in ("indicator_scope", "indicator_outside"):
         connection.execute(text(_TEMPORARY.format(name=name)))
         connection.execute(text(f"DELETE FROM {name}"))
-    pg = connection.dialect.name == "postgresql"
-    for statement in _FILL_SCOPE:
-        connection.execute(text(it.ignoring_existing(statement, pg=pg)), {"actor": actor})
-    inside = connection.execute(text("SELECT count(*) FROM indicator_scope")).scalar_one()
+    inside = connection.execute(text(
+        "SELECT count(*) FROM indicator_reach WHERE actor = :actor"), {"actor": actor}
+    ).scalar_one()
     lots = connection.execute(select(func.count()).select_from(it.lot_traces)).scalar_one()
     if 2 * int(inside) <= int(lots):
+        connection.execute(text("INSERT INTO indicator_scope (lot) SELECT lot FROM"
+                                " indicator_reach WHERE actor = :actor"), {"actor": actor})
         return lambda lot: lot.in_(_SCOPE_LOTS)
     # Every lot a fact names has a trace (facts are folded from traced lots).
     connection.execute(text(
-        "INSERT INTO indicator_outside (lot) SELECT lot FROM indicator_lots"
-        " WHERE lot NOT IN (SELECT lot FROM indicator_scope)"))
+        "INSERT INTO indicator_outside (lot) SELECT lot FROM indicator_lots l WHERE NOT EXISTS"
+        " (SELECT 1 FROM indicator_reach r WHERE r.actor = :actor AND r.lot = l.lot)"),
+        {"actor": actor})
     if connection.execute(text("SELECT count(*) FROM indicator_outside")).scalar_one() == 0:
         return None
     return lambda lot: lot.not_in(_OUTSIDE_LOTS)
@@ -228,35 +228,89 @@ class _Query:
     def _decimal(self, value: str | None) -> Decimal | None:
         return None if value is None else self._texts[value]
 
-    def volumes(self, entries: dict[str, list[int]], firsts: dict[str, int]
-                ) -> tuple[tuple[str, str, Decimal], ...]:
+    def volumes(self, counts: dict[str, int], firsts: dict[str, int],
+                entries: dict[str, list[int]] | None) -> tuple[tuple[str, str, Decimal], ...]:
+        """Σ quantity per measure and product; the entries behind the harvested,
+        processed and lost volumes counted (and listed, given ``entries``)."""
         v = it.volumes.c
         rows = self._rows(it.volumes, select(
-            v.grp, *_sum(v.quantity), func.min(v.exponent), func.min(v.seq)).group_by(v.grp))
+            v.grp, *_sum(v.quantity), func.min(v.exponent), func.min(v.seq), func.count())
+            .group_by(v.grp))
         out = []
-        for grp, high, low, exponent, _ in sorted(
+        for grp, high, low, exponent, first, count in sorted(
                 rows, key=lambda row: (row[4], MEASURES.index(self.keys[row[0]][0]))):
             measure, key = self.keys[grp]
             total = Decimal(_whole(high, low)).scaleb(-it.QUANTITY_DECIMALS)
             out.append((measure, key,
                         total.quantize(Decimal(1).scaleb(min(0, int(exponent))))))
-        present = {row[0] for row in rows}
-        for grp, (measure, _) in sorted(self.kinds.get(it.VOLUME_GROUP, {}).items()):
-            if grp in present and measure in VOLUME_GROUPS:  # each group in id order
-                entries.setdefault(VOLUME_GROUPS[measure], []).extend(
-                    row[0] for row in self._rows(it.volumes, select(v.seq).where(v.grp == grp)))
-        for group in set(VOLUME_GROUPS.values()) & set(entries):
-            entries[group].sort()  # one fact per step: log order
-            firsts[group] = entries[group][0]
+            if measure in VOLUME_GROUPS:  # one fact per step
+                _count(counts, firsts, VOLUME_GROUPS[measure], int(count), int(first))
+        if entries is not None:
+            present = {row[0] for row in rows}
+            for grp, (measure, _) in sorted(self.kinds.get(it.VOLUME_GROUP, {}).items()):
+                if grp in present and measure in VOLUME_GROUPS:  # each group in id order
+                    entries.setdefault(VOLUME_GROUPS[measure], []).extend(
+                        row[0] for row in self._rows(it.volumes,
+                                                     select(v.seq).where(v.grp == grp)))
+            for group in set(VOLUME_GROUPS.values()) & set(entries):
+                entries[group].sort()  # log order
         return tuple(out)
 
-    def sales(self, entries: dict[str, list[int]], firsts: dict[str, int]
+    def count_sales(self, counts: dict[str, int], firsts: dict[str, int]) -> None:
+        """The entries behind the benefits: one dispatch per sale."""
+        for row in self._sales_by_group():
+            _count(counts, firsts, "benefits", int(row[-2]), int(row[-1]))
+
+    def first_sale_summary(self, counts: dict[str, int], firsts: dict[str, int]
+                           ) -> tuple[dict[str, Any], ...]:
+        f = it.first_sales.c
+        products = self.kinds.get(it.FIRST_SALE_GROUP, {})
+        summary = FirstSaleSummary()
+        for grp, sales, below, lowest, highest, premium, first in self._rows(
+                it.first_sales, select(
+                    f.grp, func.count(), func.sum(case((f.premium_total < 0, 1), else_=0)),
+                    func.min(f.price_per_unit), func.max(f.price_per_unit),
+                    func.sum(f.premium_total), func.min(f.seq)).group_by(f.grp)):
+            product, currency, _ = products[grp]
+            summary.add(product, currency, int(sales), int(below), self._hundredths[lowest],
+                        self._hundredths[highest], int(premium or 0))
+            _count(counts, firsts, "first_sales", 2 * int(sales), int(first))  # and dispatch
+        return summary.result()
+
+    def yield_summary(self) -> tuple[dict[str, Any], ...]:
+        y = it.yields.c
+        by_group: dict[int, list[Any]] = {}
+        for grp, ratio, count, first in self._rows(it.yields, select(
+                y.grp, y.ratio, func.count(), func.min(y.seq)).group_by(y.grp, y.ratio)):
+            group = by_group.setdefault(int(grp), [int(first), []])
+            group[0] = min(group[0], int(first))
+            group[1].append((None if ratio is None else self._ten_thousandths[ratio],
+                             int(count)))
+        summary = YieldSummary()
+        # In the order of each group's first yield: the range shown is the first's.
+        for grp, (_, ratios) in sorted(by_group.items(), key=lambda item: item[1][0]):
+            source, target, process, low, high = self.kinds[it.YIELD_GROUP][grp]
+            summary.add(source, target, process, self._decimal(low), self._decimal(high),
+                        ratios)
+        return summary.result()
+
+    def days_to_final_sale(self, counts: dict[str, int], firsts: dict[str, int]
+                           ) -> dict[str, float | None]:
+        b = it.final_sales.c
+        histogram: dict[int, int] = {}
+        for days, count, first in self._rows(it.final_sales, select(
+                b.days, func.count(), func.min(b.seq)).group_by(b.days)):
+            histogram[int(days)] = int(count)
+            _count(counts, firsts, "final_sales", 2 * int(count), int(first))  # and dispatch
+        return days_summary(histogram)
+
+    def sales(self, entries: dict[str, list[int]]
               ) -> tuple[tuple[dict[str, Any], ...], tuple[tuple[str, str, Decimal, int], ...]]:
         s, f, b = it.sales.c, it.first_sales.c, it.final_sales.c
         # One sale per receipt: in log order by its seq.
         rows = sorted(self._rows(it.sales, select(s.seq, s.dispatch_seq)))
         if rows:
-            entries["benefits"], firsts["benefits"] = [row[1] for row in rows], rows[0][0]
+            entries["benefits"] = [row[1] for row in rows]
         first = self._rows(it.first_sales, select(
             f.seq, f.dispatch_seq, f.lot, f.at, f.grp, f.price_per_unit, f.premium_per_unit,
             f.premium_total).order_by(f.id))
@@ -265,7 +319,6 @@ class _Query:
         for group, pairs in (("first_sales", first), ("final_sales", final)):
             if pairs:
                 entries[group] = [seq for row in pairs for seq in (row[1], row[0])]
-                firsts[group] = pairs[0][0]
         products = self.kinds.get(it.FIRST_SALE_GROUP, {})
         hundredths, texts = self._hundredths, self._texts
         return (tuple(first_sale_row(lot, dispatch, at, product, currency, hundredths[per_unit],
@@ -278,13 +331,14 @@ class _Query:
     def _sales_by_group(self) -> list[Any]:
         """Per group of sales: Σ price, Σ community amounts carried (two parts), the
         count of amounts kept as text, then per role Σ paid and the least place. One scan
-        of the sales for both sums below."""
+        of the sales for both sums below; last, how many sales and the first's step."""
         if self._sale_groups is None:
             s = it.sales.c
             self._sale_groups = self._rows(it.sales, select(
                 s.grp, func.sum(s.price), *_sum(s.carried), func.count(s.carried_text),
                 *(func.sum(s[f"paid_{role}"]) for role in it.ROLES),
-                *(func.min(s[f"place_{role}"]) for role in it.ROLES)).group_by(s.grp))
+                *(func.min(s[f"place_{role}"]) for role in it.ROLES),
+                func.count(), func.min(s.seq)).group_by(s.grp))
         return self._sale_groups
 
     def community_sums(self) -> tuple[SaleSums, SaleSums]:
@@ -345,6 +399,12 @@ class _Query:
                                None if ratio is None else ratios[ratio], low, high)
                      for seq, grp, ratio in rows
                      for source, target, process, low, high in (ranges[grp],))
+
+
+def _count(counts: dict[str, int], firsts: dict[str, int], group: str, count: int,
+           first: int) -> None:
+    counts[group] = counts.get(group, 0) + count
+    firsts[group] = min(firsts.get(group, first), first)
 
 
 class _Memo(dict[Any, Decimal]):

@@ -1,4 +1,4 @@
-"""The indicator projection's tables (SQLAlchemy Core; created by migrations 0003, 0004).
+"""The indicator projection's tables (SQLAlchemy Core; created by migrations 0003 to 0005).
 
 Derived from the log like the other projections: the replay's state per lot, the facts
 it emitted (one row per contribution to an indicator, each with the filter dimensions),
@@ -60,11 +60,18 @@ lot_traces = Table(
     Column("pending", Text),  # JSON: the dispatch waiting for its receipt
 )
 
-# Who handled (or was sent) which lot: where the cooperative filter starts.
-actor_lots = Table(
-    "indicator_actor_lots", metadata,
+# Which lots each actor's cooperative filter keeps (ledger/indicator_facts.py
+# cooperative_lots), kept up to date as steps are folded so that a report reads them
+# instead of walking the lot graph. ``up``: the actor handled (or was sent) this lot or
+# one made from it, so every lot it came from is kept too; ``down``: the actor handled
+# this lot or one it came from, so every lot made from it is kept too.
+reach = Table(
+    "indicator_reach", metadata,
     Column("actor", String(64), primary_key=True),
     Column("lot", String(20), primary_key=True),
+    Column("up", Boolean, nullable=False),
+    Column("down", Boolean, nullable=False),
+    Index("ix_indicator_reach_lot", "lot"),
     sqlite_with_rowid=False,
 )
 
@@ -88,12 +95,6 @@ groups = Table(
     Column("kind", SmallInteger, nullable=False),
     Column("key", Text, nullable=False),
 )
-
-
-def ignoring_existing(insert: str, *, pg: bool) -> str:
-    """An INSERT statement that skips rows whose key is already there, in either dialect."""
-    return insert + " ON CONFLICT DO NOTHING" if pg else insert.replace(
-        "INSERT", "INSERT OR IGNORE", 1)
 
 
 def _fact_table(name: str, *columns: Column[Any], grouped: bool = True) -> Table:
