@@ -6,6 +6,7 @@ though the store's links run ahead of the fold."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from hypothesis import given, settings
@@ -69,7 +70,7 @@ def test_the_reach_after_each_batch_is_the_walk_of_the_folded_graph(
         if rows:  # every link stored up front: the store runs ahead of the fold
             connection.execute(insert(t.lot_links), rows)
     bounds = sorted({0, len(log), *(cut for cut in cuts if cut < len(log))})
-    for start, end in zip(bounds, bounds[1:], strict=False):
+    for start, end in itertools.pairwise(bounds):
         batch = log[start:end]
         with engine.begin() as connection:
             extend_reach(connection, end,
