@@ -172,7 +172,7 @@ def dashboard_context(ind: Indicators, ledger: Ledger) -> dict[str, Any]:
             "failed_lots": checked.failed_lots, "unchecked_lots": checked.unchecked_lots,
             "oldest_reused": checked.oldest_reused,
             "sale_steps": sale_steps, "chart_entries": chart_entries,
-            "entry_counts": {group: len(seqs) for group, seqs in ind.entries.items()}}
+            "entry_counts": ind.entry_counts}
 
 
 def entries_context(ind: Indicators, group: str) -> dict[str, Any]:
