@@ -323,7 +323,8 @@ def _reach(start: set[str], edges: Mapping[str, list[str]]) -> set[str]:
 
 
 def summarise(facts: Iterable[Fact], filters: Filters,
-              scope: Collection[str] | None, *, detailed: bool = True) -> Totals:
+              scope: Collection[str] | None, *, detailed: bool = True,
+              with_sales: bool = False) -> Totals:
     """Sum the facts that pass the filters, in memory (the projection does it in SQL)."""
     volumes: dict[tuple[str, str], Decimal] = {}
     shares: dict[tuple[str | None, int, str, str], int] = {}
@@ -369,7 +370,8 @@ def summarise(facts: Iterable[Fact], filters: Filters,
         tuple((*key, amount) for key, amount in shares.items()),
         at_step, at_final, first_summary.result(), yield_summary.result(),
         days_summary(Counter(days for *_, days in final)), len(harvesters), len(households),
-        ordered, detailed, tuple(first) if detailed else (), tuple(final) if detailed else (),
+        ordered, detailed, tuple(first) if detailed or with_sales else (),
+        tuple(final) if detailed or with_sales else (),
         tuple(yields) if detailed else (),
         entries if detailed else {})
 

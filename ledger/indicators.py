@@ -21,16 +21,17 @@ from decimal import Decimal
 from typing import Any
 
 from ledger.domain.catalogue import Product
+from ledger.errors import ValidationError
 from ledger.gc_pause import paused_gc
-from ledger.indicator_facts import Filters, Totals, cooperative_lots, summarise
+from ledger.indicator_facts import ENTRY_GROUPS, Filters, Totals, cooperative_lots, summarise
 from ledger.indicator_replay import Catalogue, Replay
 from ledger.service import Ledger
 from ledger.storage.indicator_projection import IndicatorProjection
 from ledger.storage.verdicts import StoredVerdict, read_verdicts, write_verdicts
 from ledger.wire.fields import format_instant
 
-__all__ = ["Filters", "Indicators", "VerifiedShare", "catch_up", "compute", "indicators_for",
-           "verified_share"]
+__all__ = ["Filters", "Indicators", "VerifiedShare", "catch_up", "compute", "entries_behind",
+           "indicators_for", "verified_share"]
 
 NO_FILTERS = Filters()
 FOLD_BATCH = 20_000  # steps per catch-up transaction: appends wait for one batch at most
@@ -39,8 +40,8 @@ FOLD_BATCH = 20_000  # steps per catch-up transaction: appends wait for one batc
 @dataclass(slots=True)
 class Indicators:
     """A report's figures. The lists (``first_sales``, ``yields``, ``final_sales``,
-    ``entries``) are filled only when it is ``detailed``; the summaries and counts beside
-    them always are."""
+    ``entries``) are filled only when it is ``detailed`` (the first and final sales also
+    when asked for alone); the summaries and counts beside them always are."""
 
     volumes: dict[str, dict[str, Decimal]] = field(default_factory=dict)
     first_sales: list[dict[str, Any]] = field(default_factory=list)
@@ -53,7 +54,6 @@ class Indicators:
     # Per (from, to, process): count, lowest, highest, min and max (the range), outside
     yield_summary: list[dict[str, Any]] = field(default_factory=list)
     days_to_final_sale: dict[str, float | None] = field(default_factory=dict)
-    final_sale_lots: list[str] = field(default_factory=list)
     # (lot, "product (unit)", quantity) of each sale to a buyer, for the verified share
     final_sales: list[tuple[str, str, Decimal]] = field(default_factory=list)
     farm_gate_share: dict[str, Decimal | None] = field(default_factory=dict)  # per currency
@@ -67,16 +67,30 @@ class Indicators:
 
 
 def indicators_for(ledger: Ledger, filters: Filters = NO_FILTERS, *,
-                   detailed: bool = True) -> Indicators:
+                   detailed: bool = True, with_sales: bool = False) -> Indicators:
     """Every indicator over the whole ledger: the projection, caught up first. Only a
     ``detailed`` report lists every first sale, yield, final sale and entry behind them
-    (at a million entries, about a million rows)."""
+    (at a million entries, about a million rows); ``with_sales``, the first and final
+    sales alone (what the dashboards show and the verified share checks)."""
     catch_up(ledger)
     # A detailed whole-chain report reads about a million rows into tuples and dicts,
     # none in a cycle: the collector's passes over them would only slow the reading down.
     with paused_gc():
         return indicators_from(IndicatorProjection(ledger.store.engine).totals(
-            filters, detailed=detailed))
+            filters, detailed=detailed, with_sales=with_sales))
+
+
+def entries_behind(ledger: Ledger, filters: Filters, group: str, start: int, count: int
+                   ) -> tuple[list[int], int]:
+    """``count`` entries behind one figure (a name of ``ENTRY_GROUPS``), from the
+    ``start``-th in the order of ``Indicators.entries``, and how many there are: the
+    projection caught up first."""
+    if group not in ENTRY_GROUPS:
+        raise ValidationError(f"figure: expected one of {', '.join(ENTRY_GROUPS)}, "
+                              f"got {group!r:.40}", field="figure")
+    catch_up(ledger)
+    return IndicatorProjection(ledger.store.engine).entries(filters, group, max(start, 0),
+                                                            max(count, 0))
 
 
 def catch_up(ledger: Ledger, batch: int = FOLD_BATCH, *, until: int | None = None) -> int:
@@ -110,7 +124,7 @@ def catch_up(ledger: Ledger, batch: int = FOLD_BATCH, *, until: int | None = Non
 
 def compute(steps: Iterable[Mapping[str, Any]], products: Mapping[str, Product],
             actor_kinds: Mapping[str, str], filters: Filters = NO_FILTERS, *,
-            detailed: bool = True) -> Indicators:
+            detailed: bool = True, with_sales: bool = False) -> Indicators:
     """The indicators of ``steps`` (every step, in log order) replayed in memory."""
     replay = Replay(Catalogue(products, actor_kinds))
     with paused_gc():
@@ -118,7 +132,8 @@ def compute(steps: Iterable[Mapping[str, Any]], products: Mapping[str, Product],
             replay.fold(step)
         scope = None if filters.cooperative is None else cooperative_lots(
             replay.touches, replay.links, filters.cooperative)
-        return indicators_from(summarise(replay.facts, filters, scope, detailed=detailed))
+        return indicators_from(summarise(replay.facts, filters, scope, detailed=detailed,
+                                         with_sales=with_sales))
 
 
 def indicators_from(totals: Totals) -> Indicators:
@@ -139,7 +154,6 @@ def indicators_from(totals: Totals) -> Indicators:
     out.first_sale_summary = list(totals.first_sale_summary)
     out.yields = list(totals.yields)
     out.yield_summary = list(totals.yield_summary)
-    out.final_sale_lots = [sale[0] for sale in totals.final_sales]
     out.final_sales = [sale[:3] for sale in totals.final_sales]
     out.days_to_final_sale = totals.days_to_final_sale
     out.harvesters = totals.harvesters

@@ -35,18 +35,19 @@ ACTORS = ["assoc-cachoeira", "coop", "processor", "buyer"]
 
 
 def replayed(ledger: Ledger, filters: Filters | None = None, *,
-             detailed: bool = True) -> Indicators:
+             detailed: bool = True, with_sales: bool = False) -> Indicators:
     products = {p.code: p for p in ledger.store.products()}
     kinds = {a.actor_id: a.kind.value for a in ledger.store.actors()}
     return compute(ledger.store.iter_steps(), products, kinds, filters or Filters(),
-                   detailed=detailed)
+                   detailed=detailed, with_sales=with_sales)
 
 
-def assert_same_both_ways(ledger: Ledger, filters: Filters) -> None:
-    """The detailed report and the summary-only one each equal the replay's."""
-    for detailed in (True, False):
-        assert_same(indicators_for(ledger, filters, detailed=detailed),
-                    replayed(ledger, filters, detailed=detailed))
+def assert_same_every_way(ledger: Ledger, filters: Filters) -> None:
+    """The detailed report, the summary-only one and the one with its sales listed (the
+    dashboards') each equal the replay's."""
+    for detailed, with_sales in ((True, False), (False, False), (False, True)):
+        assert_same(indicators_for(ledger, filters, detailed=detailed, with_sales=with_sales),
+                    replayed(ledger, filters, detailed=detailed, with_sales=with_sales))
 
 
 def assert_same(projected: Indicators, reference: Indicators) -> None:
@@ -75,7 +76,7 @@ def test_the_projection_equals_the_replay_on_the_demo_for_every_filter(db_url: s
                         start=date.fromisoformat(days[len(days) // 2]))]
     assert indicators_for(ledger).volumes["harvested"]  # the demo has figures to compare
     for chosen in filters:
-        assert_same_both_ways(ledger, chosen)
+        assert_same_every_way(ledger, chosen)
     ledger.close()
 
 
@@ -148,7 +149,7 @@ def test_catching_up_between_growing_chunks_equals_one_replay(world: World) -> N
         for chosen in (Filters(), Filters(community="Porto Alegre"), Filters(season="2025"),
                        *(Filters(cooperative=actor) for actor in ACTORS),
                        Filters(start=date(2025, 1, 3), end=date(2025, 1, 20))):
-            assert_same_both_ways(world.ledger, chosen)
+            assert_same_every_way(world.ledger, chosen)
     with world.ledger.store.engine.connect() as connection:
         folded = connection.execute(select(it.position.c.next_seq)).scalar_one()
     assert folded == world.ledger.size()
@@ -190,7 +191,7 @@ def test_a_report_sees_appends_made_after_the_last_one(world: World) -> None:
     world.transfer("BN-2", "assoc-cachoeira", "buyer")
     after = indicators_for(world.ledger)
     assert after.volumes["harvested"] == {"brazil-nut-in-shell (KGM)": Decimal("140.5")}
-    assert after.final_sale_lots == ["BN-2"]
+    assert [lot for lot, _, _ in after.final_sales] == ["BN-2"]
     assert catch_up(world.ledger) == 0  # nothing left to fold
 
 
@@ -306,3 +307,25 @@ def test_upgrading_to_the_kept_reach_refolds_the_projection(world: World) -> Non
     for actor in ACTORS:
         assert_same(indicators_for(world.ledger, Filters(cooperative=actor)),
                     replayed(world.ledger, Filters(cooperative=actor)))
+
+
+def test_a_page_of_entries_behind_a_figure_is_that_slice_of_the_detailed_report(
+        world: World) -> None:
+    from ledger.errors import ValidationError
+    from ledger.indicator_facts import ENTRY_GROUPS
+    from ledger.indicators import entries_behind
+
+    _random_history(world, random.Random(11), 80)
+    for chosen in (Filters(), Filters(cooperative="coop"), Filters(season="2025"),
+                   Filters(community="Porto Alegre")):
+        ind = indicators_for(world.ledger, chosen)
+        assert ind.entry_counts == {group: len(seqs) for group, seqs in ind.entries.items()}
+        for group in ENTRY_GROUPS:
+            seqs = ind.entries.get(group, [])
+            for start, count in ((0, 100), (0, 3), (1, 3), (3, 4), (len(seqs) - 1, 5),
+                                 (len(seqs) + 2, 5)):
+                first = max(start, 0)
+                assert entries_behind(world.ledger, chosen, group, start, count) == (
+                    seqs[first:first + count], len(seqs)), (chosen, group, start)
+    with pytest.raises(ValidationError, match="figure"):
+        entries_behind(world.ledger, Filters(), "volumes; DROP TABLE", 0, 1)

@@ -35,7 +35,7 @@ from ledger.indicator_replay import Catalogue, LotTrace, PendingSale, Replay
 from ledger.storage import indicator_tables as it
 from ledger.storage import tables as t
 from ledger.storage.engine import WRITE_OPTION
-from ledger.storage.indicator_queries import read_totals
+from ledger.storage.indicator_queries import read_entries, read_totals
 from ledger.storage.indicator_reach import extend_reach
 
 
@@ -60,10 +60,16 @@ class IndicatorProjection:
                 connection.begin():
             yield FoldSession(connection)
 
-    def totals(self, filters: Filters, *, detailed: bool = True) -> Totals:
-        """The sums (and, ``detailed``, the lists) of the facts that pass ``filters``, in
-        one snapshot."""
-        return read_totals(self.engine, filters, detailed=detailed)
+    def totals(self, filters: Filters, *, detailed: bool = True,
+               with_sales: bool = False) -> Totals:
+        """The sums (and, ``detailed``, the lists; ``with_sales``, those of first and final
+        sales) of the facts that pass ``filters``, in one snapshot."""
+        return read_totals(self.engine, filters, detailed=detailed, with_sales=with_sales)
+
+    def entries(self, filters: Filters, group: str, start: int, count: int
+                ) -> tuple[list[int], int]:
+        """One page of the entries behind a figure, and how many there are."""
+        return read_entries(self.engine, filters, group, start, count)
 
 
 class FoldSession:

@@ -12,8 +12,9 @@ millionths of a minor unit when they have no more decimals, else here.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -61,23 +62,33 @@ _LotTest = Callable[[Any], ColumnElement[bool]]
 _TEMPORARY = "CREATE TEMPORARY TABLE IF NOT EXISTS {name} (lot VARCHAR(20) PRIMARY KEY)"
 
 
-def read_totals(engine: Engine, filters: Filters, *, detailed: bool = True) -> Totals:
-    """The sums (and, ``detailed``, the lists) of one report, in one snapshot of the
-    projection.
+@contextmanager
+def _snapshot(engine: Engine) -> Iterator[Connection]:
+    """A read transaction that sees one state of the projection throughout."""
+    options: dict[str, Any] = {}
+    if engine.dialect.name == "postgresql":
+        options["isolation_level"] = "REPEATABLE READ"
+    with engine.connect().execution_options(**options) as connection, connection.begin():
+        yield connection
+
+
+def read_totals(engine: Engine, filters: Filters, *, detailed: bool = True,
+                with_sales: bool = False) -> Totals:
+    """The sums (and, ``detailed``, the lists; ``with_sales``, the lists of first and
+    final sales only) of one report, in one snapshot of the projection.
 
     On SQLite the lists of sales are read on a second connection in another thread (the
     driver lets go of the interpreter while SQLite works), so the report uses two cores;
     that connection's snapshot must show the same folded position as the first's, which
     then means the same facts, since facts only change with the position. If it does
     not, the first connection reads them too."""
-    options: dict[str, Any] = {}
-    if engine.dialect.name == "postgresql":
-        options["isolation_level"] = "REPEATABLE READ"
-    with engine.connect().execution_options(**options) as connection, connection.begin():
+    with _snapshot(engine) as connection:
         position = connection.execute(select(it.position.c.next_seq)).scalar_one()
         with ThreadPoolExecutor(max_workers=1) as second:
-            sales_elsewhere = second.submit(_sales_lists, engine, filters, position) \
-                if detailed and engine.dialect.name == "sqlite" else None
+            listed = detailed or with_sales
+            sales_elsewhere = second.submit(_sales_lists, engine, filters, position,
+                                            detailed) \
+                if listed and engine.dialect.name == "sqlite" else None
             query = _Query(connection, filters, _scope(connection, filters))
             entries: dict[str, list[int]] = {}
             counts: dict[str, int] = {}  # group -> how many entries are behind it
@@ -94,8 +105,9 @@ def read_totals(engine: Engine, filters: Filters, *, detailed: bool = True) -> T
             lists = None if sales_elsewhere is None else sales_elsewhere.result()
         first_sales: tuple[dict[str, Any], ...] = ()
         final_sales: tuple[tuple[str, str, Decimal, int], ...] = ()
-        if detailed:
-            sale_entries, first_sales, final_sales = lists or _lists_of_sales(query)
+        if listed:
+            sale_entries, first_sales, final_sales = lists if lists is not None \
+                else _lists_of_sales(query, detailed)
             entries.update(sale_entries)
         _empty_scope(connection, filters)
         ordered = {group: counts[group] for group in sorted(
@@ -109,21 +121,36 @@ _SalesLists = tuple[dict[str, list[int]], tuple[dict[str, Any], ...],
                     tuple[tuple[str, str, Decimal, int], ...]]
 
 
-def _sales_lists(engine: Engine, filters: Filters, position: int) -> _SalesLists | None:
+def _sales_lists(engine: Engine, filters: Filters, position: int, with_entries: bool
+                 ) -> _SalesLists | None:
     """The lists of sales, on a connection of its own; None if its snapshot is not at
     ``position``."""
     with engine.connect() as connection, connection.begin():
         if connection.execute(select(it.position.c.next_seq)).scalar_one() != position:
             return None
-        lists = _lists_of_sales(_Query(connection, filters, _scope(connection, filters)))
+        lists = _lists_of_sales(_Query(connection, filters, _scope(connection, filters)),
+                                with_entries)
         _empty_scope(connection, filters)
         return lists
 
 
-def _lists_of_sales(query: _Query) -> _SalesLists:
+def _lists_of_sales(query: _Query, with_entries: bool) -> _SalesLists:
+    """The first and final sales, and (``with_entries``) the entries behind the sales."""
     entries: dict[str, list[int]] = {}
-    first_sales, final_sales = query.sales(entries)
+    first_sales, final_sales = query.sales(entries if with_entries else None)
     return entries, first_sales, final_sales
+
+
+def read_entries(engine: Engine, filters: Filters, group: str, start: int, count: int
+                 ) -> tuple[list[int], int]:
+    """``count`` of the entries behind one figure (an ENTRY_GROUPS name), from the
+    ``start``-th (from 0) in log order as a detailed report lists them, and how many there
+    are in all: one page without reading the whole report."""
+    with _snapshot(engine) as connection:
+        query = _Query(connection, filters, _scope(connection, filters))
+        page = query.entries_page(group, start, count)
+        _empty_scope(connection, filters)
+        return page
 
 
 def _scope(connection: Connection, filters: Filters) -> _LotTest | None:
@@ -304,12 +331,13 @@ class _Query:
             _count(counts, firsts, "final_sales", 2 * int(count), int(first))  # and dispatch
         return days_summary(histogram)
 
-    def sales(self, entries: dict[str, list[int]]
+    def sales(self, entries: dict[str, list[int]] | None
               ) -> tuple[tuple[dict[str, Any], ...], tuple[tuple[str, str, Decimal, int], ...]]:
         s, f, b = it.sales.c, it.first_sales.c, it.final_sales.c
         # One sale per receipt: in log order by its seq.
-        rows = sorted(self._rows(it.sales, select(s.seq, s.dispatch_seq)))
-        if rows:
+        rows = [] if entries is None else sorted(self._rows(it.sales, select(
+            s.seq, s.dispatch_seq)))
+        if entries is not None and rows:
             entries["benefits"] = [row[1] for row in rows]
         first = self._rows(it.first_sales, select(
             f.seq, f.dispatch_seq, f.lot, f.at, f.grp, f.price_per_unit, f.premium_per_unit,
@@ -317,7 +345,7 @@ class _Query:
         final = self._rows(it.final_sales, select(
             b.seq, b.dispatch_seq, b.lot, b.key, b.sold, b.days).order_by(b.id))
         for group, pairs in (("first_sales", first), ("final_sales", final)):
-            if pairs:
+            if entries is not None and pairs:
                 entries[group] = [seq for row in pairs for seq in (row[1], row[0])]
         products = self.kinds.get(it.FIRST_SALE_GROUP, {})
         hundredths, texts = self._hundredths, self._texts
@@ -387,6 +415,31 @@ class _Query:
             it.people, select(p.household, func.count(p.ref.distinct()))
             .group_by(p.household))}
         return counts.get(False, 0), counts.get(True, 0)
+
+    def entries_page(self, group: str, start: int, count: int) -> tuple[list[int], int]:
+        """See :func:`read_entries`. Sales groups list a dispatch then its receipt."""
+        if group in VOLUME_GROUPS:
+            v = it.volumes.c
+            grps = [grp for grp, (measure, _) in self.kinds.get(it.VOLUME_GROUP, {}).items()
+                    if VOLUME_GROUPS.get(measure) == group]
+            where = select(v.seq).where(v.grp.in_(grps))
+            total = self._rows(it.volumes, select(func.count()).select_from(it.volumes)
+                               .where(v.grp.in_(grps)))[0][0]
+            rows = self._rows(it.volumes, where.order_by(v.seq).limit(count).offset(start))
+            return [row[0] for row in rows], int(total)
+        if group == "benefits":
+            s = it.sales.c
+            total = self._rows(it.sales, select(func.count()).select_from(it.sales))[0][0]
+            rows = self._rows(it.sales, select(s.dispatch_seq).order_by(s.seq)
+                              .limit(count).offset(start))
+            return [row[0] for row in rows], int(total)
+        table = {"first_sales": it.first_sales, "final_sales": it.final_sales}[group]
+        c = table.c
+        total = self._rows(table, select(func.count()).select_from(table))[0][0]
+        pairs = self._rows(table, select(c.dispatch_seq, c.seq).order_by(c.id)
+                           .limit(count // 2 + 2).offset(start // 2))
+        flat = [seq for pair in pairs for seq in pair]
+        return flat[start % 2:start % 2 + count], 2 * int(total)
 
     def yields(self) -> tuple[dict[str, Any], ...]:
         y = it.yields.c

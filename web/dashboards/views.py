@@ -17,7 +17,13 @@ from markupsafe import Markup, escape
 
 from ledger.domain.measures import UNIT_SYMBOLS
 from ledger.indicator_facts import ENTRY_GROUPS
-from ledger.indicators import Filters, Indicators, indicators_for, verified_share
+from ledger.indicators import (
+    Filters,
+    Indicators,
+    entries_behind,
+    indicators_for,
+    verified_share,
+)
 from ledger.service import Ledger
 from web.charts import ROLE_COLOURS, split_bar
 from web.dashboards import bp
@@ -120,6 +126,13 @@ def price_over_time(points: list[tuple[date, Decimal, dict[str, Any]]], width: i
                   f'aria-label="{label}">{"".join(parts)}</svg>')
 
 
+def dashboard_indicators(ledger: Ledger, filters: Filters) -> Indicators:
+    """What a dashboard shows: the figures, with the first sales (listed, charted) and the
+    final sales (whose histories the verified share checks), without the million other
+    rows a detailed report lists (the entries pages read those)."""
+    return indicators_for(ledger, filters, detailed=False, with_sales=True)
+
+
 def dashboard_context(ind: Indicators, ledger: Ledger) -> dict[str, Any]:
     names = {p.code: p.name(str(get_locale()).replace("_", "-"))
              for p in ledger.store.products()}
@@ -175,18 +188,18 @@ def dashboard_context(ind: Indicators, ledger: Ledger) -> dict[str, Any]:
             "entry_counts": ind.entry_counts}
 
 
-def entries_context(ind: Indicators, group: str) -> dict[str, Any]:
+def entries_context(ledger: Ledger, filters: Filters, group: str) -> dict[str, Any]:
     """One page (``?page=``, from 1) of the entries behind a figure, in log order."""
     if group not in ENTRY_GROUPS:
         abort(404, description=f"no figure {group!r}")
     page = request.args.get("page", "1")
     if not page.isdigit() or int(page) < 1:
         abort(400, description=f"page: expected a whole number from 1, got {page!r:.40}")
-    seqs = ind.entries.get(group, [])
     start = (int(page) - 1) * ENTRY_PAGE
-    return {"group": group, "title": figure_titles()[group], "seqs": seqs[start:start + ENTRY_PAGE],
-            "first": start + 1, "total": len(seqs), "page": int(page),
-            "pages": max(1, -(-len(seqs) // ENTRY_PAGE))}
+    seqs, total = entries_behind(ledger, filters, group, start, ENTRY_PAGE)
+    return {"group": group, "title": figure_titles()[group], "seqs": seqs,
+            "first": start + 1, "total": total, "page": int(page),
+            "pages": max(1, -(-total // ENTRY_PAGE))}
 
 
 def _season_filter() -> tuple[Filters, dict[str, str]]:
@@ -199,7 +212,7 @@ def _season_filter() -> tuple[Filters, dict[str, str]]:
 def public() -> Any:
     filters, args = _season_filter()
     ledger = get_ledger()
-    context = dashboard_context(indicators_for(ledger, filters), ledger)
+    context = dashboard_context(dashboard_indicators(ledger, filters), ledger)
     return render_template("dashboards/public.html", season=filters.season,
                            entries_endpoint="dashboards.entries", entries_args=args,
                            **context)
@@ -209,8 +222,7 @@ def public() -> Any:
 def entries(group: str) -> Any:
     """The entries behind one figure of the public dashboard (same season filter)."""
     filters, args = _season_filter()
-    ind = indicators_for(get_ledger(), filters)
     return render_template("dashboards/entries.html", back_endpoint="dashboards.public",
                            back_label=_("Shared measurement"),
                            entries_endpoint="dashboards.entries", entries_args=args,
-                           **entries_context(ind, group))
+                           **entries_context(get_ledger(), filters, group))

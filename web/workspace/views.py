@@ -31,12 +31,12 @@ from ledger.errors import (
     RuleViolation,
     ValidationError,
 )
-from ledger.indicators import Filters, indicators_for
+from ledger.indicators import Filters
 from ledger.labels import label_info, write_sheet_pdf
 from ledger.operations import perform
 from ledger.service import Ledger
 from web.auth import SessionUser, get_accounts, page_requires
-from web.dashboards.views import dashboard_context, entries_context
+from web.dashboards.views import dashboard_context, dashboard_indicators, entries_context
 from web.formatting import quantity, step_verbs
 from web.services import get_ledger
 from web.workspace import bp
@@ -227,7 +227,7 @@ def indicators() -> Any:
     filters = Filters(cooperative=actor.actor_id)
     return render_template("workspace/indicators.html", actor=actor,
                            entries_endpoint="workspace.indicator_entries", entries_args={},
-                           **dashboard_context(indicators_for(ledger, filters), ledger))
+                           **dashboard_context(dashboard_indicators(ledger, filters), ledger))
 
 
 @bp.get("/indicators/entries/<group>")
@@ -236,8 +236,8 @@ def indicator_entries(group: str) -> Any:
     """The entries behind one of the member organisation's own figures."""
     ledger = get_ledger()
     actor = _own_actor(ledger)
-    ind = indicators_for(ledger, Filters(cooperative=actor.actor_id))
     return render_template("dashboards/entries.html", back_endpoint="workspace.indicators",
                            back_label=_("Our figures"),
                            entries_endpoint="workspace.indicator_entries", entries_args={},
-                           **entries_context(ind, group))
+                           **entries_context(ledger, Filters(cooperative=actor.actor_id),
+                                             group))
