@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 WRITE_OPTION = "trilha_write"
@@ -16,6 +17,33 @@ WAL_CHECKPOINT_PAGES = 10_000
 
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
+
+
+def _driver_marks(connection: Connection, sql: str) -> str:
+    return sql.replace("?", "%s") if connection.dialect.name == "postgresql" else sql
+
+
+def run_many(connection: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    """Run ``sql`` (written with ``?`` marks) once per row, straight through the driver:
+    for the hundreds of thousands of rows of a projection's cold build, SQLAlchemy's
+    per-row parameter processing would cost more than the database."""
+    if not rows:
+        return
+    cursor = connection.connection.cursor()
+    try:
+        cursor.executemany(_driver_marks(connection, sql), rows)
+    finally:
+        cursor.close()
+
+
+def fetch_all(connection: Connection, sql: str, params: Sequence[Any]) -> list[Any]:
+    """The rows of ``sql`` (written with ``?`` marks), as plain driver tuples."""
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(_driver_marks(connection, sql), tuple(params))
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
 
 
 def make_engine(url: str) -> Engine:

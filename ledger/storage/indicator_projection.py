@@ -10,7 +10,7 @@ on SQLite, which has one writer at a time, they wait for one batch at most.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
@@ -34,7 +34,7 @@ from ledger.indicator_facts import (
 from ledger.indicator_replay import Catalogue, LotTrace, PendingSale, Replay
 from ledger.storage import indicator_tables as it
 from ledger.storage import tables as t
-from ledger.storage.engine import WRITE_OPTION
+from ledger.storage.engine import WRITE_OPTION, run_many
 from ledger.storage.indicator_queries import read_entries, read_totals
 from ledger.storage.indicator_reach import extend_reach
 
@@ -77,7 +77,6 @@ class FoldSession:
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
-        self._pg = connection.dialect.name == "postgresql"
         row = connection.execute(select(it.position).where(it.position.c.id == 1)
                                  .with_for_update()).one()
         self.next_seq, self.next_fact = int(row.next_seq), int(row.next_fact)
@@ -114,30 +113,21 @@ class FoldSession:
         traces = [_trace_to_row(lot, trace) for lot, trace in replay.lots.items()]
         new = [row for row in traces if row[0] not in loaded]
         changed = [row[1:] + row[:1] for row in traces if row[0] in loaded]
-        self._run_many(_insert(it.lot_traces), new)
-        self._run_many(_update_trace(), changed)
+        run_many(self.connection, _insert(it.lot_traces), new)
+        run_many(self.connection, _update_trace(), changed)
         extend_reach(self.connection, next_seq, replay.touches, replay.links)
         rows = FactRows(self.next_fact, self._groups())
         for fact in replay.facts:
             rows.add(fact)
-        self._run_many(_insert(it.groups), rows.new_groups)
+        run_many(self.connection, _insert(it.groups), rows.new_groups)
         for table, batch in rows.by_table.items():
-            self._run_many(_insert(table), batch)
+            run_many(self.connection, _insert(table), batch)
         self.connection.execute(update(it.position).where(it.position.c.id == 1).values(
             next_seq=next_seq, next_fact=rows.next_id))
 
     def _groups(self) -> dict[tuple[int, str], int]:
         return {(row.kind, row.key): row.grp for row in self.connection.execute(
             select(it.groups))}
-
-    def _run_many(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
-        # Hundreds of thousands of rows in a cold build: straight to the driver, as the
-        # append path does, without SQLAlchemy's per-row parameter processing.
-        if not rows:
-            return
-        cursor = self.connection.connection.cursor()
-        cursor.executemany(sql.replace("?", "%s") if self._pg else sql, rows)
-        cursor.close()
 
 
 def _insert(table: Table) -> str:

@@ -23,6 +23,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from ledger.storage.engine import fetch_all, run_many
+
 UP, DOWN = 1, 2
 _CHUNK = 900  # parameters per IN list (SQLite's default limit is 999)
 
@@ -86,17 +88,10 @@ class ReachUpdate:
                     new.append((actor, lot, bool(bits & UP), bool(bits & DOWN)))
                 elif before != bits:
                     changed.append((bool(bits & UP), bool(bits & DOWN), actor, lot))
-        mark = "%s" if self.connection.dialect.name == "postgresql" else "?"
-        cursor = self.connection.connection.cursor()
-        try:
-            if new:
-                cursor.executemany("INSERT INTO indicator_reach (actor, lot, up, down) VALUES "
-                                   f"({mark}, {mark}, {mark}, {mark})", sorted(new))
-            if changed:
-                cursor.executemany(f"UPDATE indicator_reach SET up = {mark}, down = {mark} "
-                                   f"WHERE actor = {mark} AND lot = {mark}", changed)
-        finally:
-            cursor.close()
+        run_many(self.connection, "INSERT INTO indicator_reach (actor, lot, up, down) "
+                 "VALUES (?, ?, ?, ?)", sorted(new))
+        run_many(self.connection, "UPDATE indicator_reach SET up = ?, down = ? "
+                 "WHERE actor = ? AND lot = ?", changed)
 
     def _load(self, lots: Collection[str]) -> None:
         missing = sorted(lot for lot in lots if lot not in self.flags)
@@ -122,14 +117,7 @@ class ReachUpdate:
 
     def _select(self, sql: str, values: Sequence[str]) -> list[Any]:
         # Straight to the driver: a cold build reads a million rows here.
-        pg = self.connection.dialect.name == "postgresql"
-        marks = ", ".join(("%s" if pg else "?") for _ in values)
-        cursor = self.connection.connection.cursor()
-        try:
-            cursor.execute(sql.format(marks), tuple(values))
-            return list(cursor.fetchall())
-        finally:
-            cursor.close()
+        return fetch_all(self.connection, sql.format(", ".join("?" for _ in values)), values)
 
 
 def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:

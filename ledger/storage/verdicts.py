@@ -8,7 +8,7 @@ from typing import NamedTuple
 from sqlalchemy import Engine
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ledger.storage.engine import WRITE_OPTION
+from ledger.storage.engine import WRITE_OPTION, fetch_all
 from ledger.storage.indicator_tables import lot_verdicts
 
 
@@ -21,14 +21,9 @@ class StoredVerdict(NamedTuple):
 def read_verdicts(engine: Engine) -> dict[str, StoredVerdict]:
     """Every stored verdict (plain driver rows: a large ledger has one per sold lot)."""
     with engine.connect() as connection:
-        cursor = connection.connection.cursor()
-        try:
-            cursor.execute("SELECT lot, verdict, checkpoint_size, checked_at "
-                           "FROM indicator_verdicts")
-            return {lot: StoredVerdict(verdict, size, at)
-                    for lot, verdict, size, at in cursor.fetchall()}
-        finally:
-            cursor.close()
+        return {lot: StoredVerdict(verdict, size, at) for lot, verdict, size, at in fetch_all(
+            connection, "SELECT lot, verdict, checkpoint_size, checked_at "
+            "FROM indicator_verdicts", ())}
 
 
 def write_verdicts(engine: Engine, verdicts: Iterable[tuple[str, StoredVerdict]]) -> None:
