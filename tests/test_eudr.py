@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
-from ledger.errors import RuleViolation, ValidationError
+from ledger.errors import RuleViolation
 from ledger.eudr import export_eudr_geojson
 from tests.builders import World, origin
 
@@ -45,8 +45,9 @@ def test_self_crossing_rings_are_refused_at_the_door() -> None:
 
     bowtie = {"type": "Polygon", "coordinates": [[[0.1, 0.1], [1.1, 1.1], [1.1, 0.1],
                                                    [0.1, 1.1], [0.1, 0.1]]]}
-    with pytest.raises(ValidationError, match="crosses itself"):
+    with pytest.raises(RuleViolation, match="crosses or touches itself") as caught:
         check_geometry(bowtie)
+    assert caught.value.rule == "geometry_valid"
 
 
 def test_the_export_lists_every_plot_behind_a_merged_lot(world: World, db_url: str,

@@ -23,6 +23,7 @@ from ledger.domain.events import (
     LotSplit,
     LotTransformed,
 )
+from ledger.domain.geo import check_geometry
 from ledger.domain.gs1 import check_lot
 from ledger.domain.measures import check_valuation
 from ledger.domain.state import (
@@ -115,6 +116,11 @@ def _harvested(event: Event, body: LotHarvested, view: LedgerView) -> Effects:
         raise RuleViolation("harvest_period", f"body.harvest.end: expected on or before the "
                             f"statement date {event.at.date()}, got {body.harvest_end}",
                             field="body.harvest.end", lot=body.lot)
+    if body.origin.geometry is not None:
+        try:
+            check_geometry(body.origin.geometry, field="body.origin.geometry")
+        except RuleViolation as exc:
+            raise RuleViolation(exc.rule, exc.message, field=exc.field, lot=body.lot) from exc
     if product.eudr:
         check_eudr_origin(body)
     check_valuation(body.valuation, lot=body.lot, field="body.valuation")

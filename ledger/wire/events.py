@@ -146,14 +146,9 @@ class OriginSchema(Strict):
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> ev.Origin:
-        from ledger.domain.geo import check_geometry
-
+        # The geometry's shape is a rule (ledger.domain.geo), run by every append and
+        # replay through decide(); the schema only says it is an object.
         geometry = data.get("geometry")
-        if geometry is not None:
-            try:
-                check_geometry(geometry, field="geometry")
-            except ValidationError as exc:
-                raise MarshmallowError({"geometry": [exc.message]}) from exc
         return ev.Origin(community=data["community"], territory=data["territory"],
                          country=data["country"], plot=data.get("plot"),
                          area_ha=data.get("area_ha"), geometry=geometry)
