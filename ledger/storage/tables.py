@@ -135,7 +135,8 @@ entry_steps = Table(
     Column("step", Text, nullable=False),
 )
 
-APPEND_ONLY_TABLES = ("entries", "merkle_nodes", "checkpoints")
+APPEND_ONLY_TABLES = ("entries", "merkle_nodes", "checkpoints", "lot_links", "lot_events",
+                      "entry_steps")  # 0001, and 0006 for the last three
 
 
 # Accounts of the workspace and the API. Not part of the log and not derived from it:
