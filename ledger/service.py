@@ -26,7 +26,14 @@ from ledger.domain.merkle import (
     leaf_hash,
     root_from_reader,
 )
-from ledger.domain.note import Checkpoint, NoteSigner, NoteVerifier, open_note, sign_note
+from ledger.domain.note import (
+    Checkpoint,
+    CheckpointRefused,
+    NoteSigner,
+    NoteVerifier,
+    open_checkpoint,
+    sign_note,
+)
 from ledger.domain.rules import decide
 from ledger.domain.state import LotRecord, MemoryState
 from ledger.errors import LedgerError, NotFound, ValidationError, VerificationError
@@ -254,21 +261,22 @@ class Ledger:
     def latest_checkpoint(self) -> StoredCheckpoint | None:
         return self.store.checkpoint()
 
-    def open_checkpoints(self, verifier: NoteVerifier) -> tuple[list[Checkpoint], list[str]]:
-        """Every stored checkpoint whose signature verifies, and problems with the rest."""
+    def open_checkpoints(self, verifier: NoteVerifier
+                         ) -> tuple[list[Checkpoint], list[tuple[str, str]]]:
+        """Every stored checkpoint that opens with ``verifier`` (signature and origin), and
+        (rule, problem) for the rest."""
         good: list[Checkpoint] = []
-        problems: list[str] = []
+        problems: list[tuple[str, str]] = []
         for stored in self.store.checkpoints():
             try:
-                note = open_note(stored.note, [verifier])
-                checkpoint = Checkpoint.from_text(note.body)
-            except LedgerError as exc:
-                problems.append(f"checkpoint of size {stored.size}: {exc.message}")
+                checkpoint = open_checkpoint(stored.note, verifier)
+            except CheckpointRefused as exc:
+                problems.append((exc.rule, f"checkpoint of size {stored.size}: {exc.message}"))
                 continue
             if checkpoint.size != stored.size or not digests_equal(checkpoint.root_hash,
                                                                    stored.root_hash):
-                problems.append(f"checkpoint of size {stored.size}: columns disagree with "
-                                "the signed note")
+                problems.append(("stored_column", f"checkpoint of size {stored.size}: "
+                                 "columns disagree with the signed note"))
             good.append(checkpoint)
         return good, problems
 
@@ -278,7 +286,7 @@ class Ledger:
                progress: Callable[[int], None] | None = None) -> Report:
         """Re-verify the whole log from the database, using ``workers`` processes."""
         checkpoints: list[Checkpoint] = []
-        problems: list[str] = []
+        problems: list[tuple[str, str]] = []
         if verifier is not None:
             checkpoints, problems = self.open_checkpoints(verifier)
         else:
@@ -301,8 +309,8 @@ class Ledger:
                 scratch.close()
         from ledger.verification import Finding
 
-        for problem in problems:
-            report.findings.append(Finding(None, None, None, "checkpoint_signature", problem))
+        for rule, problem in problems:
+            report.findings.append(Finding(None, None, None, rule, problem))
         size, _ = self.store.head()
         if size != report.entries:
             report.findings.append(Finding(None, None, None, "log_head",

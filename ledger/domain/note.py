@@ -41,6 +41,8 @@ def _b64(text: str, what: str) -> bytes:
         raw = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise EncodingError(f"{what}: not base64") from exc
+    if base64.b64encode(raw).decode() != text:  # one encoding per value, as for entries
+        raise EncodingError(f"{what}: base64 is not in canonical form")
     return raw
 
 
@@ -146,6 +148,7 @@ def parse_note(note: str) -> tuple[str, tuple[NoteSignature, ...]]:
     if len(lines) > MAX_SIGNATURES:
         raise EncodingError(f"note: more than {MAX_SIGNATURES} signatures")
     signatures = []
+    seen: set[tuple[str, bytes]] = set()
     for number, line in enumerate(lines, start=1):
         if not line.startswith(SIGNATURE_PREFIX):
             raise EncodingError(f"note: signature line {number} does not start with '— '")
@@ -157,6 +160,12 @@ def parse_note(note: str) -> tuple[str, tuple[NoteSignature, ...]]:
         raw = _b64(value, f"note signature line {number}")
         if len(raw) < 5:
             raise EncodingError(f"note: signature line {number} is too short")
+        # Strict, as for JSON member names: one key (name and id) signs a note once, so
+        # two verifiers can never read different signatures of the same key.
+        if (name, raw[:4]) in seen:
+            raise EncodingError(f"note: signature line {number} repeats the key "
+                                f"{name}+{raw[:4].hex()}")
+        seen.add((name, raw[:4]))
         signatures.append(NoteSignature(name, raw[:4], raw[4:]))
     return body, tuple(signatures)
 
@@ -210,8 +219,41 @@ class Checkpoint:
         return cls(origin, int(size), root_hash, tuple(lines[3:]))
 
 
-def parse_checkpoint_note(note: str, verifier: NoteVerifier) -> Checkpoint:
-    return Checkpoint.from_text(open_note(note, [verifier]).body)
+# The findings a checkpoint note can give (docs/FORMAT.md section 9).
+CHECKPOINT_FORMAT = "checkpoint_format"
+CHECKPOINT_SIGNATURE = "checkpoint_signature"
+CHECKPOINT_ORIGIN = "checkpoint_origin"
+
+
+class CheckpointRefused(VerificationError):
+    """A checkpoint note that must not be trusted, with the rule it breaks."""
+
+    code = "checkpoint_refused"
+
+    def __init__(self, rule: str, message: str) -> None:
+        super().__init__(message)
+        self.rule = rule
+
+
+def open_checkpoint(note: str, verifier: NoteVerifier) -> Checkpoint:
+    """The checkpoint a note signs with ``verifier``'s key, whose name must be its origin.
+
+    Raises :class:`CheckpointRefused`: ``checkpoint_format`` (malformed note or body),
+    ``checkpoint_signature`` (no valid signature by the key) or ``checkpoint_origin``.
+    """
+    try:
+        checkpoint = Checkpoint.from_text(open_note(note, [verifier]).body)
+    except EncodingError as exc:
+        raise CheckpointRefused(CHECKPOINT_FORMAT, exc.message) from exc
+    except VerificationError as exc:
+        raise CheckpointRefused(CHECKPOINT_SIGNATURE, exc.message) from exc
+    # A key vouches for one log: the same key's checkpoint of another origin is another
+    # log's tree head, and must not be checked against this one (C2SP tlog-checkpoint).
+    if checkpoint.origin != verifier.name:
+        raise CheckpointRefused(CHECKPOINT_ORIGIN,
+                                f"checkpoint origin: expected the key's name {verifier.name!r}, "
+                                f"got {checkpoint.origin!r:.80}")
+    return checkpoint
 
 
 def cosignature_message(checkpoint_body: str, timestamp: int) -> bytes:
