@@ -9,8 +9,12 @@ from pathlib import Path
 import click
 
 from cli.context import EXIT_FINDINGS, Context, errors_as_exit, pass_context, t
-from ledger.bundle import build_bundle, verify_bundle
+from ledger.bundle import BundleFinding, BundleReport, build_bundle, verify_bundle
+from ledger.domain.encoding import parse_json
+from ledger.domain.note import NoteVerifier
 from ledger.errors import ConfigurationError, EncodingError
+
+STRICT_JSON = "strict_json"  # the finding of a document the strict parser refuses
 
 
 @click.command()
@@ -39,11 +43,8 @@ def verify_bundle_command(context: Context, path: Path, vkey: str) -> None:
             vkey = Path(vkey).read_text(encoding="utf-8").strip()
         if "+" not in vkey:
             raise ConfigurationError("--vkey: expected an operator verifier key name+id+key")
-        try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise EncodingError(f"{path.name}: not JSON ({exc})") from exc
-        report = verify_bundle(document, vkey)
+        NoteVerifier.from_vkey(vkey)  # a malformed key is bad input (exit 3), as in verify
+        report = verify_bundle_bytes(path.read_bytes(), vkey, name=path.name)
         data = {"ok": report.ok, "lot": report.lot, "entries": report.entries,
                 "checkpoint_size": report.checkpoint_size,
                 "findings": [{"seq": f.seq, "reason": f.reason} for f in report.findings]}
@@ -58,6 +59,25 @@ def verify_bundle_command(context: Context, path: Path, vkey: str) -> None:
         context.emit(data, human)
         if not report.ok:
             sys.exit(EXIT_FINDINGS)
+
+
+def verify_bundle_bytes(data: bytes, vkey: str, *, name: str = "bundle") -> BundleReport:
+    """A bundle file checked as FORMAT.md section 8 says: bytes that are not JSON are bad
+    input (:class:`EncodingError`, exit 3); JSON that the strict parser refuses (a member
+    name repeated, NaN) is a bundle that does not verify: a finding, since two parsers
+    could read two different bundles in it."""
+    try:
+        lenient = json.loads(data)
+    except ValueError as exc:
+        raise EncodingError(f"{name}: not JSON ({exc})") from exc
+    try:
+        document = parse_json(data, what="bundle")
+    except EncodingError as exc:
+        report = BundleReport(str(lenient.get("lot", "?")) if isinstance(lenient, dict)
+                              else "?")
+        report.findings.append(BundleFinding(None, f"[{STRICT_JSON}] {exc.message}"))
+        return report
+    return verify_bundle(document, vkey)
 
 
 COMMANDS: list[click.Command] = [bundle, verify_bundle_command]
@@ -80,7 +100,7 @@ def witness(context: Context, log_url: str, vkey: str, name: str, key_file: Path
     import urllib.request
 
     from cli import keyring
-    from ledger.domain.note import Checkpoint, NoteVerifier, cosign_checkpoint, open_note
+    from ledger.domain.note import cosign_checkpoint, open_checkpoint
     from ledger.keystore import load_private_key
     from ledger.witness import Seen, WitnessState, check_new_checkpoint
 
@@ -94,8 +114,8 @@ def witness(context: Context, log_url: str, vkey: str, name: str, key_file: Path
             vkey = Path(vkey).read_text(encoding="utf-8").strip()
         state = WitnessState(state_file or keyring.keys_dir() / "witness-state.json")
         note_text = get("/checkpoint").decode("utf-8")
-        body = open_note(note_text, [NoteVerifier.from_vkey(vkey)]).body
-        checkpoint = Checkpoint.from_text(body)
+        checkpoint = open_checkpoint(note_text, NoteVerifier.from_vkey(vkey))
+        body = checkpoint.to_text()  # the signed text: parsing is strict, so it round-trips
         previous = state.load(checkpoint.origin)
 
         def fetch_proof(old: int, new: int) -> list[bytes]:

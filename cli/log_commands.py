@@ -11,10 +11,16 @@ import click
 
 from cli.context import EXIT_FINDINGS, Context, errors_as_exit, pass_context, t
 from cli.output import pairs
-from ledger.domain.note import NoteVerifier
+from ledger.domain.note import (
+    CHECKPOINT_FORMAT,
+    Checkpoint,
+    CheckpointRefused,
+    NoteVerifier,
+    open_checkpoint,
+)
 from ledger.errors import ConfigurationError, ValidationError
 from ledger.service import read_jsonl, run_verification
-from ledger.verification import Report
+from ledger.verification import Finding, Report
 
 
 def _verifier(vkey: str | None) -> NoteVerifier | None:
@@ -136,17 +142,34 @@ def verify(context: Context, jsonl: Path | None, vkey: str | None,
             if jsonl is None:
                 report = context.ledger().verify(verifier, workers=workers, progress=progress)
             else:
-                from ledger.domain.note import Checkpoint, open_note
-
                 if checkpoints and verifier is None:
                     raise ConfigurationError("--checkpoint needs the operator's --vkey")
-                opened = [Checkpoint.from_text(open_note(p.read_text(encoding="utf-8"),
-                                                         [verifier]).body)
-                          for p in checkpoints if verifier is not None]
+                opened, refused = _open_checkpoint_files(checkpoints, verifier)
                 with jsonl.open("rb") as lines:
                     report = run_verification(read_jsonl(lines), opened, workers=workers,
                                               progress=progress)
+                report.findings.extend(refused)
         _print_report(context, report)
+
+
+def _open_checkpoint_files(paths: tuple[Path, ...], verifier: NoteVerifier | None
+                           ) -> tuple[list[Checkpoint], list[Finding]]:
+    """The checkpoints that open, and a finding naming each file that does not: a bad
+    checkpoint is a finding (exit 10), as in verify-bundle and on a database."""
+    opened: list[Checkpoint] = []
+    refused: list[Finding] = []
+    if verifier is None:
+        return opened, refused
+    for path in paths:
+        try:
+            opened.append(open_checkpoint(path.read_text(encoding="utf-8"), verifier))
+        except CheckpointRefused as exc:
+            refused.append(Finding(None, None, None, exc.rule,
+                                   f"checkpoint {path.name}: {exc.message}"))
+        except UnicodeDecodeError:
+            refused.append(Finding(None, None, None, CHECKPOINT_FORMAT,
+                                   f"checkpoint {path.name}: not UTF-8 text"))
+    return opened, refused
 
 
 @click.command("export")
