@@ -23,9 +23,10 @@ from ledger.domain.events import (
 )
 from ledger.domain.merkle import leaf_hash, verify_inclusion
 from ledger.domain.note import Checkpoint, NoteVerifier, open_note
-from ledger.domain.rules import check_signature_crypto, decide
+from ledger.domain.rules import check_signature_crypto
+from ledger.domain.sequencing import admit
 from ledger.domain.state import MemoryState
-from ledger.errors import ConfigurationError, EncodingError, LedgerError, RuleViolation
+from ledger.errors import EncodingError, LedgerError, RuleViolation
 from ledger.service import Ledger
 from ledger.wire.entries import load_entry
 
@@ -69,8 +70,11 @@ def build_bundle(ledger: Ledger, lot_id: str) -> dict[str, Any]:
     seqs = {s["seq"] for s in prov.steps if set(_inputs(s)) <= lots}
     latest = ledger.latest_checkpoint()
     if latest is None or not seqs or max(seqs) >= latest.size:
-        raise ConfigurationError(f"lot {lot_id}: its history is not all in a signed checkpoint "
-                                 "yet; the operator must run 'trilha checkpoint sign'",
+        from ledger.checkpointer import AwaitingCheckpoint
+
+        raise AwaitingCheckpoint(f"lot {lot_id}: its newest entries are not in a signed "
+                                 "checkpoint yet; the next one will cover them (the server "
+                                 "signs one within seconds, or run 'trilha checkpoint sign')",
                                  lot=lot_id)
     entries = {s.seq: load_entry(s.body) for s in ledger.store.entries_by_seq(seqs)}
     actors = {e.signed.event.actor for e in entries.values()}
@@ -150,8 +154,8 @@ def _check_item(item: Any, checkpoint: Checkpoint, state: MemoryState, report: B
         report.findings.append(BundleFinding(seq, reason))
         return
     try:
-        effects = decide(entry.signed, state, entry.appended_at, crypto_checked=True)
+        effects = admit(entry, state, crypto_checked=True)
     except RuleViolation as exc:
         report.findings.append(BundleFinding(seq, f"[{exc.rule}] {exc.message}"))
         return
-    state.apply(entry.event_id, effects)
+    state.apply_entry(entry, effects)

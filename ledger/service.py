@@ -34,13 +34,13 @@ from ledger.domain.note import (
     open_checkpoint,
     sign_note,
 )
-from ledger.domain.rules import decide
+from ledger.domain.sequencing import admit, lot_prev_for, lots_named
 from ledger.domain.state import LotRecord, MemoryState
 from ledger.errors import LedgerError, NotFound, ValidationError, VerificationError
 from ledger.gc_pause import paused_gc
 from ledger.steps import step_json
 from ledger.storage.scratch import ScratchFile
-from ledger.storage.store import Store, StoredCheckpoint, StoredEntry
+from ledger.storage.store import AppendSession, Store, StoredCheckpoint, StoredEntry
 from ledger.verification import RawEntry, Report, verify_log
 from ledger.wire.entries import build_entry, load_entry
 from ledger.wire.events import load_signed_event
@@ -141,25 +141,36 @@ class Ledger:
         with self.store.append_session() as session:
             size, head = session.lock_head()
             tree = self._frontier(size, head, session)
+            last = session.last_appended_at()
             for index, signed in enumerate(events):
-                appended_at = self.clock()
+                # The log's clock never goes back, even if this machine's does.
+                appended_at = self.clock() if last is None else max(self.clock(), last)
                 try:
-                    effects = decide(signed, session, appended_at)
+                    entry = self._sequence(signed, tree.size, head, appended_at, session)
+                    effects = admit(entry, session)
                 except LedgerError as exc:
                     if len(events) == 1:
                         raise
                     failures.append((index, exc))
                     continue
-                entry = build_entry(tree.size, head, appended_at, signed)
                 nodes = tree.append(leaf_hash(entry.hash))
                 session.write(entry, effects, nodes, encode_step(entry))
-                head = entry.hash
+                head, last = entry.hash, entry.appended_at
                 appended.append(entry)
             if failures:
                 raise BatchRejected(failures)
             session.set_head(tree.size, head)
         self.store.frontier = (tree.size, head, tree.hashes())
         return appended
+
+    @staticmethod
+    def _sequence(signed: SignedEvent, seq: int, prev: bytes, appended_at: datetime,
+                  session: AppendSession) -> Entry:
+        """The entry the log would write, read back from its canonical bytes by the
+        verifier's own loader: whatever door built ``signed``, what is checked and
+        appended is exactly what a verifier will read."""
+        lot_prev = lot_prev_for(lots_named(signed.event.body), session)
+        return load_entry(build_entry(seq, prev, appended_at, signed, lot_prev).canonical)
 
     def _frontier(self, size: int, head: bytes, session: Any) -> CompactRange:
         cached = self.store.frontier
@@ -183,7 +194,7 @@ class Ledger:
                         f"entry {entry.seq}: expected seq {tree.size} linking to "
                         f"{head.hex()[:16]}…, got seq {entry.seq} linking to "
                         f"{entry.prev.hex()[:16]}…")
-                effects = decide(entry.signed, session, entry.appended_at)
+                effects = admit(entry, session)
                 session.write(entry, effects, tree.append(leaf_hash(entry.hash)),
                               encode_step(entry))
                 head = entry.hash
@@ -300,7 +311,8 @@ class Ledger:
             actors=scratch.mapping("actors", bloom_bits=small),
             keys=scratch.mapping("keys", bloom_bits=small),
             products=scratch.mapping("products", bloom_bits=small),
-            lots=scratch.mapping("lots"), events=scratch.mapping("events"))
+            lots=scratch.mapping("lots"), events=scratch.mapping("events"),
+            lot_heads=scratch.mapping("lot_heads"))
         try:
             report = run_verification(self.store.iter_entries(), checkpoints,
                                       workers=workers, progress=progress, state=state)

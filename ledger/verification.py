@@ -23,7 +23,8 @@ from ledger.domain.encoding import b64decode, digests_equal, entry_hash_of_bytes
 from ledger.domain.entry import GENESIS_PREV, Entry
 from ledger.domain.merkle import CompactRange, leaf_hash
 from ledger.domain.note import Checkpoint
-from ledger.domain.rules import check_signature_crypto, check_signatures, decide
+from ledger.domain.rules import check_signature_crypto, check_signatures
+from ledger.domain.sequencing import admit
 from ledger.domain.state import MemoryState
 from ledger.errors import EncodingError, LedgerError, RuleViolation
 from ledger.wire.entries import check_entry_bytes, load_entry_document, parse_entry_json
@@ -217,11 +218,11 @@ def _check_one(checked: Checked, body: bytes, columns: _Columns,
                 f"entry {expected_seq} links to {entry.prev.hex()}, not to this entry"))
     _check_columns(checked, columns, entry, report)
     try:
-        effects = decide(entry.signed, state, entry.appended_at, crypto_checked=True)
+        effects = admit(entry, state, crypto_checked=True)
     except LedgerError as exc:
         _finding(report, checked, _rule_of(exc), exc.message, exc.lot)
     else:
-        state.apply(entry.event_id, effects)
+        state.apply_entry(entry, effects)
     return entry.hash
 
 

@@ -79,7 +79,7 @@ REASONS = {
     "quantity": "inclusion", "price": "inclusion", "split amount": "inclusion",
     "proof hash": "inclusion", "signature": "signature", "entry seq": "seq",
     "prev link": "prev", "checkpoint root": "checkpoint", "reordered entries": "out of order",
-    "dropped entry": "[lot_in_transit]",  # the replay misses the dropped dispatch
+    "dropped entry": "[lot_chain]",  # the next entry of that lot names the dropped one
 }
 
 

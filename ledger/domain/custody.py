@@ -165,7 +165,7 @@ def _dispatched(event: Event, body: LotDispatched, view: LedgerView) -> Effects:
         raise RuleViolation("dispatch_to_other", "body.to: a lot is dispatched to another actor",
                             field="body.to", lot=body.lot)
     check_valuation(body.valuation, lot=body.lot, field="body.valuation")
-    pending = PendingDispatch(body.to, event.id, body.valuation)
+    pending = PendingDispatch(body.to, event.id, body.valuation, event.at)
     moved = lot.with_changes(status=LotStatus.IN_TRANSIT, pending=pending)
     return Effects(lots=(moved,), touched=(body.lot,))
 
@@ -186,6 +186,10 @@ def _pending_for(event: Event, lot_id: LotId, dispatch: str,
     if pending.dispatch != dispatch:
         raise RuleViolation("dispatch_matches", f"body.dispatch: expected {pending.dispatch}, "
                             f"got {dispatch}", field="body.dispatch", lot=lot_id)
+    if event.at < pending.at:
+        raise RuleViolation("receipt_after_dispatch", f"at: lot {lot_id} was dispatched at "
+                            f"{pending.at.isoformat()}; an answer to it cannot be dated "
+                            f"{event.at.isoformat()}", field="at", lot=lot_id)
     return lot, pending
 
 

@@ -66,6 +66,9 @@ class KeyRotated:
     actor_id: ActorId
     old_key: str
     new_public_key: bytes
+    # How long after the rotation's entry the old key's offline statements are accepted
+    # (seconds); absent: the default grace (ledger.domain.rules.DEFAULT_ROTATION_GRACE).
+    grace_s: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from ledger.domain.catalogue import Product
+from ledger.domain.entry import Entry, LotLink
 from ledger.domain.events import ActorId, ActorKind, EventId, LotId
 from ledger.domain.measures import Valuation
 
@@ -49,6 +50,9 @@ class KeyRecord:
     not_before: datetime
     not_after: datetime | None = None  # set by a rotation: later statements are refused
     revoked: bool = False  # set by a revocation: every later append is refused
+    # Set by a rotation: the last append time at which the old key's statements (signed
+    # offline before the rotation) are still accepted; the rotation's append + its grace.
+    accept_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +60,7 @@ class PendingDispatch:
     to: ActorId
     dispatch: EventId
     valuation: Valuation
+    at: datetime  # the dispatch statement's time: a receipt is never dated before it
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +98,9 @@ class LedgerView(Protocol):
     def lot(self, lot_id: str) -> LotRecord | None: ...
     def has_event(self, event_id: str) -> bool: ...
     def has_actors(self) -> bool: ...
+    def lot_head(self, lot_id: str) -> LotLink | None: ...
+    def last_appended_at(self) -> datetime | None: ...
+    def chained_from(self) -> int | None: ...
 
 
 @dataclass(slots=True)
@@ -108,6 +116,9 @@ class MemoryState:
     products: MutableMapping[str, Product] = field(default_factory=dict)
     lots: MutableMapping[str, LotRecord] = field(default_factory=dict)
     events: MutableMapping[str, bool] = field(default_factory=dict)
+    lot_heads: MutableMapping[str, LotLink] = field(default_factory=dict)
+    last_append: datetime | None = None
+    first_chained: int | None = None  # seq of the first format 2 entry
 
     def actor(self, actor_id: str) -> ActorRecord | None:
         return self.actors.get(actor_id)
@@ -127,6 +138,15 @@ class MemoryState:
     def has_actors(self) -> bool:
         return bool(self.actors)
 
+    def lot_head(self, lot_id: str) -> LotLink | None:
+        return self.lot_heads.get(lot_id)
+
+    def last_appended_at(self) -> datetime | None:
+        return self.last_append
+
+    def chained_from(self) -> int | None:
+        return self.first_chained
+
     def apply(self, event_id: str, effects: Effects) -> None:
         self.events[event_id] = True
         for actor in effects.actors:
@@ -137,3 +157,15 @@ class MemoryState:
             self.products[product.code] = product
         for lot in effects.lots:
             self.lots[lot.lot_id] = lot
+
+    def apply_entry(self, entry: Entry, effects: Effects) -> None:
+        """Apply an accepted entry: its event's effects, and where the log now stands
+        (each touched lot's newest entry, the last append time, the first chained entry)."""
+        self.apply(entry.event_id, effects)
+        link = LotLink(entry.seq, entry.hash)
+        for lot_id in effects.touched:
+            self.lot_heads[lot_id] = link
+        if self.last_append is None or entry.appended_at > self.last_append:
+            self.last_append = entry.appended_at
+        if entry.lot_prev is not None and self.first_chained is None:
+            self.first_chained = entry.seq

@@ -15,6 +15,7 @@ from collections import namedtuple
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -32,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from ledger.domain.catalogue import Product
-from ledger.domain.entry import Entry
+from ledger.domain.entry import Entry, LotLink
 from ledger.domain.merkle import NodeKey
 from ledger.domain.state import ActorRecord, Effects, KeyRecord, LotRecord
 from ledger.errors import Conflict, NotFound
@@ -46,6 +47,7 @@ from ledger.storage.records import (
     lot_from_row,
     lot_to_row,
 )
+from ledger.wire.fields import format_instant, parse_instant
 
 WRITER_CACHE_KIB = 64 * 1024  # the append connection's page cache (one per process)
 
@@ -171,13 +173,17 @@ class _Raw:
 
 _LOT_COLUMNS = ("lot_id", "product", "quantity", "unit", "custodian", "status", "season",
                 "community", "pending_to", "pending_dispatch", "pending_valuation",
-                "updated_seq")
+                "pending_at", "updated_seq", "head_hash")
 _RAW_HEAD = _Raw("SELECT size, head_hash FROM log_head WHERE id = 1")
 _RAW_HEAD_FOR_UPDATE = _Raw("SELECT size, head_hash FROM log_head WHERE id = 1 FOR UPDATE")
 _RAW_SET_HEAD = _Raw("UPDATE log_head SET size = :size, head_hash = :head_hash WHERE id = 1")
 _RAW_HAS_EVENT = _Raw("SELECT 1 FROM entries WHERE event_id = :id")
+_RAW_APPENDED_AT = _Raw("SELECT appended_at FROM entries WHERE seq = :seq")
+_RAW_CHAINED_FROM = _Raw("SELECT chained_from FROM log_head WHERE id = 1")
+_RAW_SET_CHAINED_FROM = _Raw("UPDATE log_head SET chained_from = :seq WHERE id = 1")
 _RAW_LOT = _Raw("SELECT " + ", ".join(_LOT_COLUMNS) + " FROM lots WHERE lot_id = :id")
-_KEY_COLUMNS = ("key_id", "actor_id", "public_key", "not_before", "not_after", "revoked")
+_KEY_COLUMNS = ("key_id", "actor_id", "public_key", "not_before", "not_after", "revoked",
+                "accept_until")
 _RAW_KEY = _Raw("SELECT " + ", ".join(_KEY_COLUMNS) + " FROM keys WHERE key_id = :id")
 _RAW_INSERT_ENTRY = _Raw(
     "INSERT INTO entries (seq, entry_hash, event_id, kind, actor_id, appended_at, body) "
@@ -214,6 +220,9 @@ class AppendSession(_Reads):
         # Lot rows as this transaction last read or wrote them: an update then sets only
         # the columns that changed, so the indexes on the others are not rewritten.
         self._lot_rows: dict[str, dict[str, Any]] = {}
+        self._size = -1  # the log's size as this transaction last set it (-1: not read)
+        self._last_append: datetime | None = None
+        self._chained: int | bool | None = False  # False: not read yet
 
     def _run(self, statement: _Raw, params: Mapping[str, Any] | None = None) -> Any:
         if self._cursor is None:
@@ -228,7 +237,28 @@ class AppendSession(_Reads):
 
     def lock_head(self) -> tuple[int, bytes]:
         row = self._run(_RAW_HEAD_FOR_UPDATE if self._pg else _RAW_HEAD).fetchone()
-        return int(row[0]), bytes(row[1])
+        self._size = int(row[0])
+        return self._size, bytes(row[1])
+
+    def last_appended_at(self) -> datetime | None:
+        if self._last_append is None and self._size > 0:
+            row = self._run(_RAW_APPENDED_AT, {"seq": self._size - 1}).fetchone()
+            self._last_append = parse_instant(row[0])
+        return self._last_append
+
+    def chained_from(self) -> int | None:
+        if self._chained is False:
+            value = self._run(_RAW_CHAINED_FROM).fetchone()[0]
+            self._chained = None if value is None else int(value)
+        return self._chained if isinstance(self._chained, int) else None
+
+    def lot_head(self, lot_id: str) -> LotLink | None:
+        row = self._lot_rows.get(lot_id)
+        if row is None:
+            if self.lot(lot_id) is None:
+                return None
+            row = self._lot_rows[lot_id]
+        return LotLink(int(row["updated_seq"]), bytes(row["head_hash"]))
 
     def head(self) -> tuple[int, bytes]:
         row = self._run(_RAW_HEAD).fetchone()
@@ -274,7 +304,12 @@ class AppendSession(_Reads):
             conn.execute(insert(t.products).values(
                 code=product.code, body=json.dumps(product.to_json(), ensure_ascii=False),
                 seq=seq))
-        self._write_lots(effects.lots, seq)
+        self._write_lots(effects.lots, seq, entry.hash)
+        if entry.lot_prev is not None and self.chained_from() is None:
+            self._run(_RAW_SET_CHAINED_FROM, {"seq": seq})
+            self._chained = seq
+        self._size = seq + 1
+        self._last_append = entry.appended_at
         if effects.links:
             self._run_many(_RAW_INSERT_LINK, [{"parent": parent, "child": child, "seq": seq}
                                               for parent, child in effects.links])
@@ -282,9 +317,10 @@ class AppendSession(_Reads):
             self._run_many(_RAW_INSERT_LOT_EVENT, [{"lot_id": lot, "seq": seq}
                                                    for lot in dict.fromkeys(effects.touched)])
 
-    def _write_lots(self, lots: Sequence[LotRecord], seq: int) -> None:
+    def _write_lots(self, lots: Sequence[LotRecord], seq: int, entry_hash: bytes) -> None:
         for lot in lots:
             row = lot_to_row(lot, seq)
+            row["head_hash"] = entry_hash
             before = self._lot_rows.get(lot.lot_id)
             if before is not None:
                 changed = tuple(c for c in _LOT_COLUMNS if row[c] != before[c])
@@ -299,8 +335,6 @@ class AppendSession(_Reads):
 
 
 def _instant(entry: Entry) -> str:
-    from ledger.wire.fields import format_instant
-
     return format_instant(entry.appended_at)
 
 

@@ -50,6 +50,7 @@ log_head = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("size", BigInteger, nullable=False),
     Column("head_hash", LargeBinary(32), nullable=False),
+    Column("chained_from", BigInteger),  # seq of the first format 2 entry (lot_prev)
 )
 
 checkpoints = Table(
@@ -87,6 +88,7 @@ keys = Table(
     Column("not_before", String(32), nullable=False),
     Column("not_after", String(32)),
     Column("revoked", Boolean, nullable=False, default=False),
+    Column("accept_until", String(32)),
 )
 
 products = Table(
@@ -109,8 +111,10 @@ lots = Table(
     Column("pending_to", String(64), index=True),
     Column("pending_dispatch", String(36)),
     Column("pending_valuation", Text),
+    Column("pending_at", String(32)),
     Column("created_seq", BigInteger, nullable=False),
-    Column("updated_seq", BigInteger, nullable=False),
+    Column("updated_seq", BigInteger, nullable=False),  # the newest entry touching the lot
+    Column("head_hash", LargeBinary(32), nullable=False),  # and its hash (lot_prev)
 )
 
 lot_links = Table(

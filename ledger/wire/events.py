@@ -105,6 +105,7 @@ class KeyRotatedSchema(Strict):
     actor_id = _id()
     old_key = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{16}$"))
     new_public_key = Base64Bytes(required=True, size=32)
+    grace_s = fields.Integer(strict=True, validate=validate.Range(0, 2**53 - 1))
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> ev.KeyRotated:
