@@ -6,11 +6,21 @@ import base64
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ledger.domain.merkle import verify_consistency, verify_inclusion
-from ledger.domain.note import NoteVerifier, open_note, verify_cosignature
+from ledger.domain.note import (
+    CheckpointRefused,
+    NoteVerifier,
+    open_checkpoint,
+    open_note,
+    verify_cosignature,
+)
+from ledger.service import read_jsonl
+from ledger.verification import verify_log
 
 ROOT = Path(__file__).resolve().parents[1]
 VECTORS = json.loads((ROOT / "fixtures" / "format" / "vectors.json").read_text("utf-8"))
@@ -74,3 +84,61 @@ def test_tree_checkpoint_and_cosignature() -> None:
     cosig = VECTORS["cosignature"]
     assert verify_cosignature(cosig["line"], note.body, cosig["witness_vkey"]) == \
         cosig["timestamp"]
+
+
+# -- rejection vectors: every rule of FORMAT.md section 9, broken once ---------------
+
+REJECTIONS = ROOT / "fixtures" / "format" / "rejections"
+INDEX = json.loads((REJECTIONS / "index.json").read_text("utf-8"))
+
+
+def _generator() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("generate",
+                                                  ROOT / "fixtures" / "format" / "generate.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_committed_rejection_vectors_are_what_the_generator_makes() -> None:
+    made = _generator().rejection_files()
+    committed = {path.name: path.read_bytes() for path in REJECTIONS.iterdir()}
+    assert sorted(made) == sorted(committed)
+    for name, data in made.items():
+        assert data == committed[name], f"{name} differs: re-run generate.py --rejections"
+
+
+def _log_of(vector: dict[str, Any]) -> list[bytes]:
+    lines = (REJECTIONS / INDEX["base"]["file"]).read_bytes().splitlines(keepends=True)
+    tail = vector.get("tail")
+    return lines[:vector["prefix"]] + (
+        (REJECTIONS / tail).read_bytes().splitlines(keepends=True) if tail else [])
+
+
+def replay(vector: dict[str, Any]) -> list[tuple[str, int | None, str | None]]:
+    """What a verifier reports for the vector: its checkpoints opened with the operator's
+    key (a refusal is a finding), then the whole log checked against them."""
+    verifier = NoteVerifier.from_vkey(INDEX["operator_vkey"])
+    opened, found = [], []
+    for name in vector.get("checkpoints", ()):
+        try:
+            opened.append(open_checkpoint((REJECTIONS / name).read_text("utf-8"), verifier))
+        except CheckpointRefused as exc:
+            found.append((exc.rule, None, None))
+    report = verify_log(read_jsonl(_log_of(vector)), opened)
+    return sorted([*found, *((f.rule, f.seq, f.lot) for f in report.findings)],
+                  key=repr)
+
+
+@pytest.mark.parametrize("vector", INDEX["vectors"], ids=lambda v: v["name"])
+def test_each_rejection_vector_gives_exactly_its_finding(vector: dict[str, Any]) -> None:
+    expected = sorted(((f["rule"], f["seq"], f["lot"]) for f in vector["findings"]), key=repr)
+    assert replay(vector) == expected
+    assert vector["rule"] in {rule for rule, _, _ in expected}
+
+
+def test_the_base_log_of_the_rejection_vectors_verifies() -> None:
+    assert replay({"prefix": INDEX["base"]["entries"]}) == []
