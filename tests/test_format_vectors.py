@@ -112,7 +112,7 @@ def test_the_committed_rejection_vectors_are_what_the_generator_makes() -> None:
 
 
 def _log_of(vector: dict[str, Any]) -> list[bytes]:
-    lines = (REJECTIONS / INDEX["base"]["file"]).read_bytes().splitlines(keepends=True)
+    lines: list[bytes] = (REJECTIONS / INDEX["base"]["file"]).read_bytes().splitlines(keepends=True)
     tail: str | None = vector.get("tail")
     added = (REJECTIONS / tail).read_bytes().splitlines(keepends=True) if tail else []
     return lines[:int(vector["prefix"])] + added
