@@ -9,24 +9,17 @@ key: no database, no network, no trust in the server.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ledger.domain.encoding import entry_hash_of_bytes
-from ledger.domain.events import (
-    ActorRegistered,
-    KeyRevoked,
-    KeyRotated,
-    LotTransformed,
-    ProductRegistered,
-)
 from ledger.domain.merkle import leaf_hash, verify_inclusion
 from ledger.domain.note import Checkpoint, NoteVerifier, open_note
 from ledger.domain.rules import check_signature_crypto
 from ledger.domain.sequencing import admit
 from ledger.domain.state import MemoryState
-from ledger.errors import EncodingError, LedgerError, RuleViolation
+from ledger.errors import EncodingError, LedgerError, RuleViolation, VerificationError
+from ledger.lot_history import lot_history
 from ledger.service import Ledger
 from ledger.wire.entries import load_entry
 
@@ -54,48 +47,23 @@ class BundleReport:
         return not self.findings and self.entries > 0
 
 
-def _inputs(step: Mapping[str, Any]) -> list[str]:
-    kind = step["kind"]
-    if kind == "lots.merged":
-        return list(step["lots"][:-1])
-    if kind == "lot.transformed":
-        return list(step["inputs"])
-    return [step["lots"][0]]
-
-
 def build_bundle(ledger: Ledger, lot_id: str) -> dict[str, Any]:
-    """The lot's upstream history with inclusion proofs in the latest signed checkpoint."""
-    prov = ledger.provenance(lot_id, with_entries=False)
-    lots = prov.upstream_lots
-    seqs = {s["seq"] for s in prov.steps if set(_inputs(s)) <= lots}
+    """The lot's upstream history (as its signed entries tell it:
+    :func:`ledger.lot_history.lot_history`) with the registrations it relies on and an
+    inclusion proof of each in the latest signed checkpoint."""
+    history = lot_history(ledger, lot_id)
+    if not history.ok:
+        raise VerificationError(f"lot {lot_id}: its history does not verify: "
+                                + "; ".join(history.problems[:3]), lot=lot_id)
     latest = ledger.latest_checkpoint()
-    if latest is None or not seqs or max(seqs) >= latest.size:
+    if latest is None or history.seqs()[-1] >= latest.size:
         from ledger.checkpointer import AwaitingCheckpoint
 
         raise AwaitingCheckpoint(f"lot {lot_id}: its newest entries are not in a signed "
                                  "checkpoint yet; the next one will cover them (the server "
                                  "signs one within seconds, or run 'trilha checkpoint sign')",
                                  lot=lot_id)
-    entries = {s.seq: load_entry(s.body) for s in ledger.store.entries_by_seq(seqs)}
-    actors = {e.signed.event.actor for e in entries.values()}
-    products = {getattr(e.signed.event.body, "product", None) for e in entries.values()}
-    products |= {o.product for e in entries.values()
-                 if isinstance(e.signed.event.body, LotTransformed)
-                 for o in e.signed.event.body.outputs}
-    # Registrations and key events of the actors and products involved, and the genesis.
-    registry = ("actor.registered", "key.rotated", "key.revoked", "product.registered")
-    for stored in ledger.store.entries_of_kinds(registry, end=latest.size):
-        if stored.seq not in entries:
-            entry = load_entry(stored.body)
-            body = entry.signed.event.body
-            wanted = (stored.seq == 0
-                      or (isinstance(body, ActorRegistered) and body.actor_id in actors)
-                      or (isinstance(body, KeyRotated | KeyRevoked) and body.actor_id in actors)
-                      or (isinstance(body, ProductRegistered) and body.product.code in products))
-            if wanted:
-                entries[stored.seq] = entry
-                if isinstance(body, ActorRegistered):
-                    actors.add(entry.signed.event.actor)  # the operator who registered it
+    entries = {e.seq: e for e in (*history.entries, *history.registry)}
     return {
         "format": FORMAT, "lot": lot_id, "checkpoint": latest.note,
         "entries": [{"seq": seq, "entry": entries[seq].canonical.decode("utf-8"),

@@ -83,8 +83,12 @@ def _entry_facts(seq: int, body: bytes, digest: bytes) -> tuple[bytes | None, st
 
 
 def check_lot_history(ledger: Ledger, seqs: Sequence[int],
-                      operator_vkey: str | None = None) -> LotCheck:
-    problems: list[str] = []
+                      operator_vkey: str | None = None,
+                      history_problems: Sequence[str] = ()) -> LotCheck:
+    """The badge: ``seqs`` re-checked from their stored bytes and against the latest
+    signed checkpoint; ``history_problems`` (what the walk and replay of the lot's
+    history found, :mod:`ledger.lot_history`) fail it too."""
+    problems: list[str] = list(history_problems)
     wanted = sorted(set(seqs))
     neighbours = {seq - 1 for seq in wanted if seq > 0} - set(wanted)
     stored = ledger.store.entry_bodies([*wanted, *neighbours])

@@ -18,7 +18,7 @@ import orjson
 
 from ledger.domain.encoding import digests_equal
 from ledger.domain.entry import Entry
-from ledger.domain.events import SignedEvent
+from ledger.domain.events import SignedEvent, lots_named
 from ledger.domain.merkle import (
     CompactRange,
     consistency_proof,
@@ -34,7 +34,7 @@ from ledger.domain.note import (
     open_checkpoint,
     sign_note,
 )
-from ledger.domain.sequencing import admit, lot_prev_for, lots_named
+from ledger.domain.sequencing import admit, lot_prev_for
 from ledger.domain.state import LotRecord, MemoryState
 from ledger.errors import LedgerError, NotFound, ValidationError, VerificationError
 from ledger.gc_pause import paused_gc

@@ -16,8 +16,9 @@ from alembic.config import Config
 from ledger.bundle import build_bundle, verify_bundle
 from ledger.domain import events as ev
 from ledger.domain.entry import Entry
+from ledger.domain.events import lots_named
 from ledger.domain.note import NoteSigner
-from ledger.domain.sequencing import admit, lots_named
+from ledger.domain.sequencing import admit
 from ledger.domain.state import MemoryState
 from ledger.errors import RuleViolation, SignatureError
 from ledger.keystore import generate_private_key

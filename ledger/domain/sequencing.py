@@ -12,26 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from ledger.domain import events as ev
 from ledger.domain.entry import Entry, LotLink
+from ledger.domain.events import lots_named
 from ledger.domain.rules import decide
 from ledger.domain.state import Effects, LedgerView
 from ledger.errors import RuleViolation
-
-
-def lots_named(body: ev.Body) -> tuple[str, ...]:
-    """Every lot an event body names: the lots it touches, in the body's order."""
-    match body:
-        case ev.LotHarvested() | ev.LotDispatched() | ev.LotReceived() | ev.LotRefused() \
-                | ev.LotAdjusted():
-            return (body.lot,)
-        case ev.LotSplit():
-            return (body.lot, *(child.lot for child in body.children))
-        case ev.LotsMerged():
-            return (*body.lots, body.into)
-        case ev.LotTransformed():
-            return (*body.inputs, *(out.lot for out in body.outputs))
-    return ()
 
 
 def lot_prev_for(lots: Iterable[str], view: LedgerView) -> dict[str, LotLink]:

@@ -45,6 +45,7 @@ from ledger.storage.records import (
     key_from_row,
     key_to_row,
     lot_from_row,
+    lot_head_from_row,
     lot_to_row,
 )
 from ledger.wire.fields import format_instant, parse_instant
@@ -64,6 +65,8 @@ _HEAD = select(t.log_head).where(t.log_head.c.id == 1)
 _ENTRY_BODIES = text("SELECT seq, entry_hash, body FROM entries WHERE seq IN :seqs") \
     .bindparams(bindparam("seqs", expanding=True))
 
+_SEQS_OF_LOTS = text("SELECT seq FROM lot_events WHERE lot_id IN :lots").bindparams(
+    bindparam("lots", expanding=True))
 # The ready steps of a set of lots (a lot's whole graph, found by lot_graph first).
 _STEPS_OF_LOTS = text(
     "SELECT s.seq, s.step FROM lot_events e JOIN entry_steps s ON s.seq = e.seq "
@@ -454,11 +457,14 @@ class Store:
                 select(t.entries).where(t.entries.c.event_id == event_id)).first()
         return _stored(row) if row else None
 
-    def entries_of_kinds(self, kinds: Collection[str], *, end: int) -> list[StoredEntry]:
-        """Entries of the given kinds below ``end``, in log order (registrations are few)."""
+    def entries_of_kinds(self, kinds: Collection[str], *, end: int,
+                         start: int = 0) -> list[StoredEntry]:
+        """Entries of the given kinds from ``start`` to below ``end``, in log order
+        (registrations are few)."""
         with self.engine.connect() as connection:
             rows = connection.execute(select(t.entries).where(
-                t.entries.c.kind.in_(list(kinds)), t.entries.c.seq < end)
+                t.entries.c.kind.in_(list(kinds)), t.entries.c.seq >= start,
+                t.entries.c.seq < end)
                 .order_by(t.entries.c.seq))
             return [_stored(row) for row in rows]
 
@@ -532,6 +538,22 @@ class Store:
         with self.engine.connect() as connection:
             rows = connection.execute(query.limit(limit).offset(offset))
             return [lot_from_row(row) for row in rows]
+
+    def lot_head(self, lot_id: str) -> LotLink | None:
+        """The lot row's claim of its newest entry (a walk's starting point, checked by
+        the walk against the entry's bytes)."""
+        with self.engine.connect() as connection:
+            row = connection.execute(select(t.lots.c.updated_seq, t.lots.c.head_hash)
+                                     .where(t.lots.c.lot_id == lot_id)).first()
+        return None if row is None else lot_head_from_row(row)
+
+    def seqs_of_lots(self, lots: Collection[str]) -> list[int]:
+        """Every entry the ``lot_events`` index lists for these lots (a prefetch hint)."""
+        if not lots:
+            return []
+        with self.engine.connect() as connection:
+            rows = connection.execute(_SEQS_OF_LOTS, {"lots": list(lots)})
+            return sorted({int(row.seq) for row in rows})
 
     def lot_graph(self, lot_id: str, *, upstream: bool) -> list[tuple[str, str]]:
         """Every (parent, child) link reachable from ``lot_id`` (one recursive query)."""

@@ -16,6 +16,7 @@ from ledger.domain.measures import UNIT_SYMBOLS
 from ledger.errors import ConfigurationError, NotFound, ValidationError
 from ledger.gc_pause import paused_gc
 from ledger.lot_check import check_lot_history
+from ledger.lot_history import LotHistory, lot_history
 from ledger.value_share import community_share
 from web import charts
 from web.formatting import money, quantity, role_names, step_kind_names
@@ -40,8 +41,11 @@ def index() -> Any:
 @bp.get("/lots/<path:lot_id>/entries.json")
 def lot_entries(lot_id: str) -> Response:
     ledger = get_ledger()
-    prov = ledger.provenance(lot_id, with_entries=False)
-    rows = ledger.store.entries_by_seq([s["seq"] for s in prov.steps])
+    try:
+        history = lot_history(ledger, lot_id)
+    except NotFound:
+        abort(404)
+    rows = ledger.store.entries_by_seq(history.seqs())
     body = [{"seq": r.seq, "entry_hash": r.entry_hash.hex(), "entry": json.loads(r.body)}
             for r in rows]
     return current_app.response_class(json.dumps(body, ensure_ascii=False, indent=1),
@@ -98,26 +102,31 @@ STEPS_PER_PAGE = 100
 def _render_lot_page(lot_id: str) -> Any:
     ledger = get_ledger()
     try:
-        prov = ledger.provenance(lot_id, with_entries=False)
+        # Every figure below comes from the signed entries of the lot's history, walked
+        # through their lot chains and replayed by the verifier's rules; the badge
+        # re-checks those very entries.
+        history = lot_history(ledger, lot_id)
     except NotFound:
         return _not_found(lot_id)
-    steps = prov.upstream_steps()
-    lot = prov.lot
+    steps = history.steps()
+    # A history whose replay did not make the lot shows the stored row, under a failed
+    # badge that names why.
+    lot = history.lot or ledger.lot(lot_id)
     lang = _lang()
     product = ledger.store.product(lot.product)
-    upstream = prov.upstream_lots
+    upstream = history.upstream_lots
     shown = steps[-MAX_STEPS_ON_PAGE:]
-    names = _actor_names(ledger, {s["actor"] for s in shown} | {s.get("to", "") for s in shown})
+    names = _actor_names(history, {s["actor"] for s in shown} | {s.get("to", "") for s in shown})
     harvests = [s for s in steps if s["kind"] == "lot.harvested"]
     share = community_share(lot.lot_id, steps)
-    check = check_lot_history(ledger, [s["seq"] for s in steps],
-                              current_app.config.get("OPERATOR_VKEY"))
+    check = check_lot_history(ledger, history.seqs(), current_app.config.get("OPERATOR_VKEY"),
+                              history.problems)
     geometries = [(h["origin"]["community"], h["origin"]["geometry"]) for h in harvests
                   if h["origin"].get("geometry")]
     labels = {}
     if len(upstream) <= 60:
         for node in upstream:
-            record = ledger.store.lot(node)
+            record = history.lots.get(node)
             if record is not None:
                 labels[node] = quantity(record.quantity, record.unit)
     roles = role_names()
@@ -131,7 +140,7 @@ def _render_lot_page(lot_id: str) -> Any:
         origins=_origins(harvests), names=names, share=share, check=check,
         min_price=_min_price_check(ledger, harvests, steps),
         map_svg=charts.origin_map(geometries[:200]),
-        flow_svg=charts.flow_diagram(lot.lot_id, list(prov.upstream), labels),
+        flow_svg=charts.flow_diagram(lot.lot_id, list(history.links), labels),
         money=money, percent=lambda v: format_percent(v, locale=str(get_locale()),
                                                       decimal_quantization=False),
         custodian=names.get(lot.custodian, lot.custodian),
@@ -147,18 +156,19 @@ def lot_steps(lot_id: str) -> Any:
         abort(404)
     ledger = get_ledger()
     try:
-        prov = ledger.provenance(lot_id, with_entries=False)
+        history = lot_history(ledger, lot_id)
     except NotFound:
         return _not_found(lot_id)
-    steps = prov.upstream_steps()
+    steps = history.steps()
     pages = max(1, -(-len(steps) // STEPS_PER_PAGE))
     number = int(page)
     if number > pages:
         abort(404)
     chunk = steps[(number - 1) * STEPS_PER_PAGE:number * STEPS_PER_PAGE]
-    names = _actor_names(ledger, {s["actor"] for s in chunk} | {s.get("to", "") for s in chunk})
+    names = _actor_names(history, {s["actor"] for s in chunk} | {s.get("to", "") for s in chunk})
     roles = role_names()
-    return render_template("public/steps.html", lot=prov.lot, names=names, page=number,
+    return render_template("public/steps.html", lot=history.lot or ledger.lot(lot_id),
+                           names=names, page=number,
                            pages=pages, total=len(steps),
                            steps=[_view_step(s, names, roles) for s in chunk])
 
@@ -196,13 +206,9 @@ def _origins(harvests: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return sorted(groups.values(), key=lambda g: (-g["harvests"], g["community"]))
 
 
-def _actor_names(ledger: Any, ids: set[str]) -> dict[str, str]:
-    out = {}
-    for actor_id in ids:
-        if actor_id:
-            actor = ledger.store.actor(actor_id)
-            out[actor_id] = actor.name if actor else actor_id
-    return out
+def _actor_names(history: LotHistory, ids: set[str]) -> dict[str, str]:
+    """Names as the actors' signed registrations give them (the replay's)."""
+    return {actor_id: history.actors.get(actor_id, actor_id) for actor_id in ids if actor_id}
 
 
 def _view_step(step: Mapping[str, Any], names: Mapping[str, str],
