@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 from cli.main import cli
 from ledger.bundle import build_bundle, verify_bundle
+from ledger.checkpointer import AwaitingCheckpoint
 from ledger.domain.note import NoteSigner
-from ledger.errors import ConfigurationError
 from ledger.keystore import generate_private_key
 from tests.builders import World
 
@@ -49,7 +49,7 @@ def test_a_bundle_verifies_with_nothing_but_the_operator_key(
 
 def test_a_bundle_needs_a_checkpoint_covering_the_history(world: World) -> None:
     world.harvest("BN-0001")
-    with pytest.raises(ConfigurationError, match="checkpoint sign"):
+    with pytest.raises(AwaitingCheckpoint, match="checkpoint sign"):
         build_bundle(world.ledger, "BN-0001")
 
 
