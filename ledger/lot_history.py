@@ -127,6 +127,17 @@ class _Walk:
             self.problems.append(f"entry {seq}: {exc.message}")
             return None
 
+    def newer_than_head(self, lot_id: str, head: LotLink) -> None:
+        """An entry the index lists for the lot after the head its row names, and that
+        touches it by its signed body: the row hides the lot's newest entries."""
+        for seq in self.hint_seqs:
+            if seq > head.seq:
+                entry = self._read(seq)
+                if entry is not None and lot_id in entry.signed.event.lots():
+                    self.problems.append(f"lot {lot_id}: its row names entry {head.seq} as "
+                                         f"its newest, but entry {seq} touches it")
+                    return
+
     def lot(self, lot_id: str, start: LotLink) -> None:
         """Walk ``lot_id``'s chain back from ``start``, then into the lots it came from."""
         if lot_id in self.visited:
@@ -241,6 +252,7 @@ def lot_history(ledger: Ledger, lot_id: str) -> LotHistory:
     if head is None:
         raise NotFound(f"lot {lot_id} does not exist", lot=lot_id)
     walk = _Walk(ledger, lot_id)
+    walk.newer_than_head(lot_id, head)
     walk.lot(lot_id, head)
     history = [walk.entries[seq] for seq in sorted(walk.entries)]
     registry = relevant_registry(_REGISTRY.entries(ledger), history)
