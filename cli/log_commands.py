@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import click
 
@@ -21,6 +21,9 @@ from ledger.domain.note import (
 from ledger.errors import ConfigurationError, ValidationError
 from ledger.service import read_jsonl, run_verification
 from ledger.verification import Finding, Report
+
+if TYPE_CHECKING:
+    from ledger.state_audit import StateAudit
 
 
 def _verifier(vkey: str | None) -> NoteVerifier | None:
@@ -44,11 +47,15 @@ def checkpoint() -> None:
 @checkpoint.command("sign")
 @pass_context
 def checkpoint_sign(context: Context) -> None:
-    """Sign the current tree head with the operator key."""
+    """Sign the current tree head with the operator key (waiting for a server that is
+    signing one at the same moment)."""
     from cli.setup_commands import note_signer
+    from ledger.checkpointer import sign_now
+    from ledger.storage.signer_lock import SignerLock
 
     with errors_as_exit():
-        note = context.ledger().sign_checkpoint(note_signer(context))
+        ledger = context.ledger()
+        note = sign_now(ledger, note_signer(context), SignerLock(ledger.store.engine))
         context.emit({"note": note}, lambda: click.echo(note, nl=False))
 
 
@@ -99,23 +106,38 @@ def proof_consistency(context: Context, old_size: int, new_size: int | None) -> 
                       "new_root": ledger.root(new).hex(), "path": [h.hex() for h in path]})
 
 
-def _print_report(context: Context, report: Report) -> None:
-    data = {"ok": report.ok, "entries": report.entries, "tree_size": report.tree_size,
+def _print_report(context: Context, report: Report, state: StateAudit | None = None) -> None:
+    data = {"ok": report.ok and (state is None or state.ok), "entries": report.entries,
+            "tree_size": report.tree_size,
             "root_hash": report.root_hash.hex(), "checkpoints_checked":
             report.checkpoints_checked, "findings": [
                 {"seq": f.seq, "entry_hash": f.entry_hash, "lot": f.lot, "rule": f.rule,
                  "message": f.message} for f in report.findings]}
+    if state is not None:
+        data["derived_state"] = {
+            "ok": state.ok, "rows_checked": state.rows, "differences_not_listed": state.more,
+            "entries_per_s": round(state.entries_per_s),
+            "differences": [{"table": d.table, "key": d.key, "expected": d.expected,
+                             "found": d.found} for d in state.differences]}
+    differences = 0 if state is None else len(state.differences) + state.more
 
     def human() -> None:
         for finding in report.findings:
             click.echo(str(finding))
-        verdict = "OK" if report.ok else t("{count} findings").format(
-            count=len(report.findings))
-        pairs([(t("entries"), report.entries), (t("root"), report.root_hash.hex()),
-               (t("checkpoints checked"), report.checkpoints_checked), (t("result"), verdict)])
+        for difference in state.differences if state is not None else ():
+            click.echo(str(difference))
+        if state is not None and state.more:
+            click.echo(t("… and {count} more differences").format(count=state.more))
+        count = len(report.findings) + differences
+        verdict = "OK" if not count else t("{count} findings").format(count=count)
+        rows = [(t("entries"), report.entries), (t("root"), report.root_hash.hex()),
+                (t("checkpoints checked"), report.checkpoints_checked)]
+        if state is not None:
+            rows.append((t("derived rows checked"), state.rows))
+        pairs([*rows, (t("result"), verdict)])
 
     context.emit(data, human)
-    if not report.ok:
+    if not report.ok or differences:
         sys.exit(EXIT_FINDINGS)
 
 
@@ -128,10 +150,14 @@ def _print_report(context: Context, report: Report) -> None:
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Signed checkpoint note files to check the log against (with --jsonl).")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("--derived/--no-derived", default=True, show_default=True,
+              help="On a database, also re-derive every table the app reads from the log "
+              "and report each row that differs.")
 @pass_context
 def verify(context: Context, jsonl: Path | None, vkey: str | None,
-           checkpoints: tuple[Path, ...], workers: int) -> None:
-    """Re-check everything: hashes, links, signatures, rules and signed checkpoints."""
+           checkpoints: tuple[Path, ...], workers: int, derived: bool) -> None:
+    """Re-check everything: hashes, links, signatures, rules and signed checkpoints, and
+    on a database the tables derived from the log."""
     with errors_as_exit():
         verifier = _verifier(vkey)
         with click.progressbar(length=0, label="verifying", show_pos=True,
@@ -149,7 +175,21 @@ def verify(context: Context, jsonl: Path | None, vkey: str | None,
                     report = run_verification(read_jsonl(lines), opened, workers=workers,
                                               progress=progress)
                 report.findings.extend(refused)
-        _print_report(context, report)
+        state = _audit_state(context, report) if jsonl is None and derived else None
+        _print_report(context, report, state)
+
+
+def _audit_state(context: Context, report: Report) -> StateAudit:
+    """Every table the app reads, re-derived from the log (verify's findings say which
+    entries to replay as the verifier did)."""
+    from ledger.state_audit import audit_derived_state
+
+    with click.progressbar(length=0, label="derived state", show_pos=True,
+                           file=sys.stderr) as bar:
+        def progress(done: int) -> None:
+            bar.update(done - bar.pos)
+
+        return audit_derived_state(context.ledger().store, report.findings, progress=progress)
 
 
 def _open_checkpoint_files(paths: tuple[Path, ...], verifier: NoteVerifier | None
