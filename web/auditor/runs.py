@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from ledger.domain.note import NoteVerifier
 from ledger.service import Ledger
+from ledger.state_audit import StateAudit, audit_derived_state
 from ledger.verification import Finding
 
 MAX_KEPT = 20
@@ -33,6 +34,20 @@ class Run:
         return (self.finished or time.time()) - self.started
 
 
+_LOT_TABLES = frozenset({"lots", "indicator_lots", "indicator_verdicts"})
+
+
+def state_findings(state: StateAudit) -> list[Finding]:
+    """Each difference of the derived-state audit as a finding of the run, its message
+    the difference itself (``table key: expected X, found Y``)."""
+    found = [Finding(None, None, d.key if d.table in _LOT_TABLES else None, "derived_state",
+                     str(d)) for d in state.differences]
+    if state.more:
+        found.append(Finding(None, None, None, "derived_state",
+                             f"… and {state.more} more differences"))
+    return found
+
+
 class Runs:
     def __init__(self) -> None:
         self._runs: dict[str, Run] = {}
@@ -48,9 +63,12 @@ class Runs:
         def work() -> None:
             try:
                 report = ledger.verify(verifier, workers=workers, progress=progress)
-                run.findings = list(report.findings)
                 run.checkpoints_checked = report.checkpoints_checked
                 run.root_hash = report.root_hash.hex()
+                # Then every table the pages read, re-derived from the log (a second pass:
+                # the progress starts again).
+                state = audit_derived_state(ledger.store, report.findings, progress=progress)
+                run.findings = [*report.findings, *state_findings(state)]
                 run.done = report.entries
             except Exception as exc:  # any failure is shown on the run's page
                 run.error = f"{type(exc).__name__}: {exc}"
