@@ -5,7 +5,7 @@ timeline steps, the Merkle nodes, actors, keys, products and the log head from t
 that appends write beside the log; the indicator projection and the stored verdicts are
 derived later. Verification (``ledger/verification.py``) checks the log; this checks that
 those tables say what the log says. It replays the entries exactly as the verifier does
-(the domain's ``decide()`` over a :class:`MemoryState`), so every expected value comes
+(the domain's ``admit()`` over a :class:`MemoryState`), so every expected value comes
 from the signed bytes only, and reports each difference as (table, key, expected, found):
 changed rows, missing rows and rows that should not exist.
 
@@ -29,7 +29,7 @@ from sqlalchemy import Column, Table
 from ledger.domain.encoding import digests_equal, entry_hash_of_bytes
 from ledger.domain.entry import GENESIS_PREV, Entry
 from ledger.domain.merkle import EMPTY_ROOT, CompactRange, leaf_hash
-from ledger.domain.rules import decide
+from ledger.domain.sequencing import admit
 from ledger.domain.state import Effects, MemoryState
 from ledger.errors import LedgerError
 from ledger.steps import step_json
@@ -328,8 +328,7 @@ class _Replay:
         try:
             # The verifier checked the signatures of every entry it found nothing wrong
             # with; those it did are checked again here, as it does, and refused alike.
-            effects = decide(entry.signed, self.state, entry.appended_at,
-                             crypto_checked=seq not in self.bad)
+            effects = admit(entry, self.state, crypto_checked=seq not in self.bad)
         except LedgerError:
             return  # not applied, as by the verifier (whose finding says why)
         self.state.apply_entry(entry, effects)
