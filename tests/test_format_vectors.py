@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -142,3 +143,41 @@ def test_each_rejection_vector_gives_exactly_its_finding(vector: dict[str, Any])
 
 def test_the_base_log_of_the_rejection_vectors_verifies() -> None:
     assert replay({"prefix": INDEX["base"]["entries"]}) == []
+
+
+SPEC_ROW = re.compile(r"^\| `([a-z_0-9]+)` \|(.*)$", re.MULTILINE)
+EXEMPT = ("*(defence in depth", "*(database only)*")
+RULE_IN_CODE = (
+    re.compile(r'(?:RuleViolation|SignatureError|ReplayError|CheckpointRefused)'
+               r'\(\s*"([a-z_0-9]+)"'),
+    re.compile(r'^(?:RULE|CHECKPOINT_[A-Z]+)\s*=\s*"([a-z_]+)"', re.MULTILINE),
+    re.compile(r'(?:_finding\(report, checked,|Finding\((?:[^,()]+, ){3})\s*"([a-z_]+)"'),
+)
+
+
+def _spec_rules() -> dict[str, bool]:
+    """Each rule FORMAT.md's tables (sections 7 and 9) name -> whether some row of it can
+    be broken by an exported log (not only by a database, not only past the shape)."""
+    spec = (ROOT / "docs" / "FORMAT.md").read_text("utf-8")
+    rules: dict[str, bool] = {}
+    for rule, rest in SPEC_ROW.findall(spec[spec.index("## 7."):]):
+        rules[rule] = rules.get(rule, False) or not any(mark in rest for mark in EXEMPT)
+    return rules
+
+
+def test_every_rule_the_spec_names_has_a_rejection_vector() -> None:
+    rules = _spec_rules()
+    covered = {vector["rule"] for vector in INDEX["vectors"]}
+    assert {rule for rule, breakable in rules.items() if breakable} - covered == set()
+    assert covered - set(rules) == set(), "a vector's rule is missing from FORMAT.md"
+
+
+def test_every_rule_the_code_raises_is_in_the_spec() -> None:
+    """The spec names every finding the core and the verifier can give (so a new rule
+    cannot land without its normative text)."""
+    sources = [*(ROOT / "ledger" / "domain").glob("*.py"), ROOT / "ledger" / "verification.py",
+               ROOT / "ledger" / "service.py"]
+    in_code = {rule for path in sources for pattern in RULE_IN_CODE
+               for rule in pattern.findall(path.read_text("utf-8"))}
+    assert len(in_code) > 50
+    assert in_code - set(_spec_rules()) == set()
