@@ -68,7 +68,7 @@ def verify_bundle_bytes(data: bytes, vkey: str, *, name: str = "bundle") -> Bund
     could read two different bundles in it."""
     try:
         lenient = json.loads(data)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # hostile nesting too: one line, exit 3
         raise EncodingError(f"{name}: not JSON ({exc})") from exc
     try:
         document = parse_json(data, what="bundle")
