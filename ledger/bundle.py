@@ -14,7 +14,7 @@ from typing import Any
 
 from ledger.domain.encoding import entry_hash_of_bytes
 from ledger.domain.merkle import leaf_hash, verify_inclusion
-from ledger.domain.note import Checkpoint, NoteVerifier, open_note
+from ledger.domain.note import Checkpoint, CheckpointRefused, NoteVerifier, open_checkpoint
 from ledger.domain.rules import check_signature_crypto
 from ledger.domain.sequencing import admit
 from ledger.domain.state import MemoryState
@@ -80,9 +80,11 @@ def verify_bundle(bundle: Any, operator_vkey: str) -> BundleReport:
         report.findings.append(BundleFinding(None, f"not a {FORMAT} document"))
         return report
     try:
-        note = open_note(str(bundle.get("checkpoint", "")),
-                         [NoteVerifier.from_vkey(operator_vkey)])
-        checkpoint = Checkpoint.from_text(note.body)
+        checkpoint = open_checkpoint(str(bundle.get("checkpoint", "")),
+                                     NoteVerifier.from_vkey(operator_vkey))
+    except CheckpointRefused as exc:  # format, signature or origin (FORMAT.md section 7)
+        report.findings.append(BundleFinding(None, f"[{exc.rule}] checkpoint: {exc.message}"))
+        return report
     except LedgerError as exc:
         report.findings.append(BundleFinding(None, f"checkpoint: {exc.message}"))
         return report
