@@ -134,11 +134,50 @@ def replay(vector: dict[str, Any]) -> list[tuple[str, int | None, str | None]]:
                   key=repr)
 
 
-@pytest.mark.parametrize("vector", INDEX["vectors"], ids=lambda v: v["name"])
+def _expected(vector: dict[str, Any]) -> list[tuple[str, int | None, str | None]]:
+    return sorted(((f["rule"], f["seq"], f["lot"]) for f in vector["findings"]), key=repr)
+
+
+LOGS = [v for v in INDEX["vectors"] if "bundle" not in v]
+BUNDLES = [v for v in INDEX["vectors"] if "bundle" in v]
+
+
+@pytest.mark.parametrize("vector", LOGS, ids=lambda v: v["name"])
 def test_each_rejection_vector_gives_exactly_its_finding(vector: dict[str, Any]) -> None:
-    expected = sorted(((f["rule"], f["seq"], f["lot"]) for f in vector["findings"]), key=repr)
-    assert replay(vector) == expected
-    assert vector["rule"] in {rule for rule, _, _ in expected}
+    assert replay(vector) == _expected(vector)
+    assert vector["rule"] in {rule for rule, _, _ in _expected(vector)}
+
+
+@pytest.mark.parametrize("vector", BUNDLES, ids=lambda v: v["name"])
+def test_each_bundle_vector_gives_exactly_its_findings(vector: dict[str, Any]) -> None:
+    """As verify-bundle reads the file: strictly parsed, then verify_bundle; a finding's
+    rule is the [rule] its reason starts with."""
+    from cli.audit import verify_bundle_bytes
+
+    report = verify_bundle_bytes((REJECTIONS / vector["bundle"]).read_bytes(),
+                                 INDEX["operator_vkey"])
+    found = sorted(((re.match(r"\[([a-z_0-9]+)\]", f.reason) or [None, None])[1], f.seq, None)
+                   for f in report.findings)
+    assert found == _expected(vector), [f.reason for f in report.findings]
+    assert not report.ok
+
+
+def test_the_bundle_the_vectors_break_verifies() -> None:
+    from cli.audit import verify_bundle_bytes
+
+    vector = next(v for v in BUNDLES if v["name"] == "bundle-lot_chain")
+    document = json.loads((REJECTIONS / vector["bundle"]).read_bytes())
+    assert len(BUNDLES) >= 4
+    # The dropped entry put back (from the base log: the bundle's entries are its bytes)
+    # makes a bundle that verifies, so each vector's findings come from what it broke.
+    base = (REJECTIONS / "base.jsonl").read_bytes().splitlines()
+    assert all(item["entry"].encode() == base[item["seq"]]
+               for item in document["entries"] if item["seq"] < len(base))
+    good = next(v for v in BUNDLES if v["name"] == "bundle-checkpoint_origin")
+    fixed = json.loads((REJECTIONS / good["bundle"]).read_bytes())
+    fixed["checkpoint"] = document["checkpoint"]
+    report = verify_bundle_bytes(json.dumps(fixed).encode(), INDEX["operator_vkey"])
+    assert report.ok, report.findings
 
 
 def test_the_base_log_of_the_rejection_vectors_verifies() -> None:
