@@ -2,7 +2,8 @@
 
 ``create_app(test_config=None)`` builds a fresh app (never at import time). Blueprints:
 ``public`` (the QR provenance pages), ``workspace`` (cooperatives, login), ``auditor``
-(console), ``dashboards`` (indicators) and ``api`` (JSON, under /api/v1).
+(console), ``dashboards`` (indicators) and ``api`` (JSON, under /api/v1). A serving app
+signs its own checkpoints (web/checkpointing.py).
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     init_i18n(app)
     init_security(app)
     from web import auth, errors, services
+    from web.checkpointing import init_checkpointer
 
     services.init_app(app)
+    init_checkpointer(app)
     errors.init_app(app)
     auth.init_auth(app)
     for name in BLUEPRINT_MODULES:

@@ -14,6 +14,7 @@ from typing import Any
 from flask import Flask
 
 from ledger.accounts import DEFAULT_LOG2_N, DEVELOPMENT_KEY_PASSPHRASE
+from ledger.checkpointer import DEFAULT_INTERVAL_S
 from ledger.errors import ConfigurationError
 
 REQUIRED_IN_PRODUCTION = ("SECRET_KEY", "DATABASE_URL", "KEY_PASSPHRASE")
@@ -31,6 +32,18 @@ def _seconds(variable: str, default: str) -> float:
     return value
 
 
+def _interval(variable: str, value: Any) -> float:
+    """A checkpoint interval: a finite number of seconds > 0 (checked at start-up)."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if isinstance(value, bool) or not 0 < seconds < float("inf"):
+        raise ConfigurationError(f"{variable}: expected a number of seconds > 0, "
+                                 f"got {value!r:.40}; refusing to start")
+    return seconds
+
+
 def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
     app.config.from_mapping(
         ENV_NAME=os.environ.get("TRILHA_ENV", "development"),
@@ -41,6 +54,9 @@ def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
         OPERATOR_VKEY=os.environ.get("TRILHA_OPERATOR_VKEY"),
         # Seconds a dashboard view may spend checking histories not checked before.
         VERIFY_BUDGET_S=_seconds("TRILHA_VERIFY_BUDGET_S", "1.0"),
+        # At most this long between a new entry and a signed checkpoint covering it.
+        CHECKPOINT_INTERVAL_S=os.environ.get("TRILHA_CHECKPOINT_INTERVAL_S",
+                                             str(DEFAULT_INTERVAL_S)),
         WITNESS_VKEYS=[v for v in os.environ.get("TRILHA_WITNESS_VKEYS", "").split(",") if v],
         # Opens the signing keys the server holds for workspace members (encrypted PKCS#8).
         KEY_PASSPHRASE=os.environ.get("TRILHA_KEY_PASSPHRASE"),
@@ -57,6 +73,10 @@ def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
         app.config.from_pyfile("trilha.cfg", silent=True)
     else:
         app.config.from_mapping(test_config)
+    app.config["CHECKPOINT_INTERVAL_S"] = _interval("TRILHA_CHECKPOINT_INTERVAL_S",
+                                                    app.config["CHECKPOINT_INTERVAL_S"])
+    # Serving processes sign checkpoints by themselves; test apps only when asked to.
+    app.config.setdefault("CHECKPOINTER", not app.config.get("TESTING"))
     production = app.config["ENV_NAME"] == "production"
     app.config.setdefault("SESSION_COOKIE_SECURE", production)
     app.config["SESSION_COOKIE_SECURE"] = production or app.config.get(

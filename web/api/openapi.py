@@ -14,6 +14,24 @@ ERROR = {"description": "A precise error naming the field and the rule",
          "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
 
+# ?wait=checkpoint on the write endpoints (web/api/waiting.py).
+WAIT = [{"name": "wait", "in": "query", "schema": {"type": "string", "enum": ["checkpoint"]},
+         "description": "Answer only once a signed checkpoint covers the new entry (or "
+                        "wait_s has passed: the same success, with in_checkpoint false)"},
+        {"name": "wait_s", "in": "query",
+         "schema": {"type": "number", "minimum": 0, "exclusiveMinimum": True,
+                    "maximum": 60, "default": 20},
+         "description": "How long to wait for the checkpoint, in seconds (with wait)"}]
+TOO_LARGE = {"description": "The body is larger than 8 MiB"}
+AWAITING = {"description": "The lot's newest entries are in no signed checkpoint yet "
+                           "(error awaiting_checkpoint): not a failure, ask again after "
+                           "Retry-After seconds",
+            "headers": {"Retry-After": {"description": "Seconds until the next checkpoint "
+                                                       "is due",
+                                        "schema": {"type": "integer", "minimum": 1}}},
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
 def _json(schema: str) -> dict[str, Any]:
     return {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}
 
@@ -30,19 +48,33 @@ def build_openapi(version: str) -> dict[str, Any]:
                                      "properties": {k: {"type": "string"} for k in
                                                     ("error", "message", "field", "rule",
                                                      "lot")}})
-    spec.components.schema("Appended", {"type": "object", "properties": {
-        "seq": {"type": "integer"}, "entry_hash": {"type": "string"}}})
+    spec.components.schema("Appended", {"type": "object", "required": ["seq", "entry_hash"],
+                                        "properties": {
+        "seq": {"type": "integer"}, "entry_hash": {"type": "string"},
+        "in_checkpoint": {"type": "boolean", "description": "With wait=checkpoint: whether "
+                          "a signed checkpoint covered the entry before the wait ended"},
+        "checkpoint_size": {"type": "integer", "nullable": True},
+        "checkpoint": {"type": "string", "description": "The covering checkpoint (C2SP "
+                       "signed note)"},
+        "inclusion_proof": {"type": "object", "properties": {
+            "leaf_index": {"type": "integer"}, "tree_size": {"type": "integer"},
+            "root_hash": {"type": "string"},
+            "hashes": {"type": "array", "items": {"type": "string"}}}}}})
     lot = {"name": "lot", "in": "path", "required": True, "schema": {"type": "string"}}
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer",
                                                "description": "A token from POST /tokens"})
     spec.path("/events", operations={"post": {
         "summary": "Append an event its actor signed (idempotent for the same event)",
-        "security": [{"bearer": []}],
+        "security": [{"bearer": []}], "parameters": WAIT,
         "requestBody": {"required": True, "content": _json("SignedEvent")},
         "responses": {"201": {"description": "Appended", "content": _json("Appended")},
                       "200": {"description": "Already appended", "content": _json("Appended")},
-                      "400": ERROR, "401": ERROR, "403": ERROR, "409": ERROR,
-                      "422": ERROR}}})
+                      "400": ERROR, "401": ERROR,
+                      "403": {**ERROR, "description": "Another actor's event"},
+                      "409": {**ERROR, "description": "Another event reusing its id"},
+                      "413": TOO_LARGE,
+                      "422": {**ERROR, "description": "Malformed, refused by a rule, or a "
+                                                      "bad wait / wait_s"}}}})
     spec.path("/lots/{lot}", operations={"get": {
         "summary": "A lot's current state", "parameters": [lot],
         "responses": {"200": {"description": "The lot"}, "404": ERROR}}})
@@ -52,7 +84,8 @@ def build_openapi(version: str) -> dict[str, Any]:
     spec.path("/lots/{lot}/bundle", operations={"get": {
         "summary": "The lot's proof bundle (trilha-bundle/v1), verifiable offline",
         "parameters": [lot],
-        "responses": {"200": {"description": "Bundle"}, "404": ERROR, "409": ERROR}}})
+        "responses": {"200": {"description": "Bundle"}, "404": ERROR, "409": AWAITING,
+                      "422": {**ERROR, "description": "The lot's history does not verify"}}}})
     spec.path("/entries/{seq}", operations={"get": {
         "summary": "One entry's canonical bytes",
         "parameters": [{"name": "seq", "in": "path", "required": True,
@@ -152,11 +185,15 @@ def _accounts_and_writes(spec: APISpec, integer: dict[str, Any]) -> None:
             "description": "The same input form as the trilha command's options "
                            "(ledger/wire/commands.py): prices in major units, shares as "
                            "party:role:percent.",
-            "security": secured,
+            "security": secured, "parameters": WAIT,
             "requestBody": {"required": True, "content": {"application/json": {
                 "schema": {"type": "object"}}}},
             "responses": {"201": {"description": "Appended", "content": _json("Appended")},
-                          **denied, "409": ERROR, "422": ERROR}}})
+                          **denied, "409": {**ERROR, "description": "The account holds no "
+                                                                    "signing key"},
+                          "413": TOO_LARGE,
+                          "422": {**ERROR, "description": "Malformed, refused by a rule, "
+                                                          "or a bad wait / wait_s"}}}})
     spec.path("/lots", operations={"get": {
         "summary": "Lots, newest first", "security": secured,
         "parameters": [*paging, *({"name": k, "in": "query", "schema": {"type": "string"}}
@@ -176,6 +213,10 @@ def _accounts_and_writes(spec: APISpec, integer: dict[str, Any]) -> None:
         "parameters": [{"name": "from", "in": "query", "schema": integer}, paging[0]],
         "responses": {"200": {"description": "A page of entries"}, "422": ERROR}}})
     spec.path("/checkpoints", operations={"post": {
-        "summary": "Sign a checkpoint of the current tree (operator)", "security": secured,
+        "summary": "Sign a checkpoint of the current tree now (operator; the server also "
+                   "signs one within TRILHA_CHECKPOINT_INTERVAL_S of new entries)",
+        "security": secured,
         "responses": {"201": {"description": "The signed note", "content": {
-            "text/plain": {"schema": {"type": "string"}}}}, **denied, "409": ERROR}}})
+            "text/plain": {"schema": {"type": "string"}}}}, **denied,
+            "409": {**ERROR, "description": "No server-held key, or the automatic signer "
+                                            "held the signer lock for 5 s"}}}})

@@ -14,6 +14,7 @@ from ledger.operations import perform
 from ledger.provenance_view import lot_json, provenance_json
 from ledger.wire.events import load_signed_event
 from web.api import bp
+from web.api.waiting import requested_wait, with_checkpoint
 from web.auth import api_requires, get_accounts
 from web.services import get_ledger
 
@@ -138,9 +139,10 @@ def record_operation(kind: str) -> tuple[Response, int]:
     if not g.account.can(f"record:{kind}"):
         abort(403, description=f"role: a {g.account.role} account may not record {kind}")
     body = _json_body("in the input form of " + kind)
+    wait_s = requested_wait()
     entry = perform(get_ledger(), kind, body, g.account.actor_id,
                     get_accounts().signer(g.account))
-    return jsonify(_entry_json(entry.seq, entry.hash)), 201
+    return jsonify(with_checkpoint(_entry_json(entry.seq, entry.hash), entry.seq, wait_s)), 201
 
 
 @bp.get("/lots")
@@ -178,12 +180,16 @@ def list_entries() -> Response:
 @bp.post("/checkpoints")
 @api_requires("sign_checkpoint")
 def sign_checkpoint() -> tuple[Response, int]:
-    """The operator signs a checkpoint of the current tree with its server-held key."""
+    """The operator signs a checkpoint of the current tree with its server-held key (under
+    the automatic signer's lock)."""
+    from ledger.checkpointer import sign_now
     from ledger.domain.note import NoteSigner
+    from ledger.storage.signer_lock import SignerLock
 
     ledger = get_ledger()
     signer = get_accounts().signer(g.account)
-    note = ledger.sign_checkpoint(NoteSigner(ledger.origin, signer.private_key))
+    note = sign_now(ledger, NoteSigner(ledger.origin, signer.private_key),
+                    SignerLock(ledger.store.engine))
     return current_app.response_class(note, status=201,
                                       mimetype="text/plain; charset=utf-8"), 201
 
@@ -193,6 +199,7 @@ def sign_checkpoint() -> tuple[Response, int]:
 def submit_event() -> tuple[Response, int]:
     """A signed event from a client (the CLI outbox). Repeating one is harmless."""
     document = _json_body("{event, signatures}")
+    wait_s = requested_wait()
     ledger = get_ledger()
     signed = load_signed_event(document)
     if g.account.role.value != "operator" and signed.event.actor != g.account.actor_id:
@@ -205,9 +212,10 @@ def submit_event() -> tuple[Response, int]:
         if stored is not None:
             existing = ledger.entry(stored.seq)
             if digests_equal(existing.signed.digest, signed.digest):
-                return jsonify(_entry_json(stored.seq, existing.hash)), 200
+                return jsonify(with_checkpoint(_entry_json(stored.seq, existing.hash),
+                                               stored.seq, wait_s)), 200
         raise
-    return jsonify(_entry_json(entry.seq, entry.hash)), 201
+    return jsonify(with_checkpoint(_entry_json(entry.seq, entry.hash), entry.seq, wait_s)), 201
 
 
 def _entry_json(seq: int, entry_hash: bytes) -> dict[str, Any]:

@@ -11,14 +11,16 @@ from babel.numbers import format_percent
 from flask import Response, abort, current_app, redirect, render_template, request, url_for
 from flask_babel import get_locale
 
+from ledger.checkpointer import AwaitingCheckpoint
 from ledger.domain.gs1 import parse_digital_link
 from ledger.domain.measures import UNIT_SYMBOLS
-from ledger.errors import ConfigurationError, NotFound, ValidationError
+from ledger.errors import NotFound, ValidationError
 from ledger.gc_pause import paused_gc
 from ledger.lot_check import check_lot_history
 from ledger.lot_history import LotHistory, lot_history
 from ledger.value_share import community_share
 from web import charts
+from web.checkpointing import awaiting_response
 from web.formatting import money, quantity, role_names, step_kind_names
 from web.public import bp
 from web.services import get_ledger
@@ -53,13 +55,13 @@ def lot_entries(lot_id: str) -> Response:
 
 
 @bp.get("/lots/<path:lot_id>/bundle.json")
-def lot_bundle(lot_id: str) -> Response:
+def lot_bundle(lot_id: str) -> Response | tuple[Response, int]:
     from ledger.bundle import build_bundle
 
     try:
         bundle = build_bundle(get_ledger(), lot_id)
-    except ConfigurationError as exc:  # not yet in a signed checkpoint: try again later
-        abort(409, description=exc.message)
+    except AwaitingCheckpoint as exc:  # the page's verifier says "waiting" and asks again
+        return awaiting_response(exc)
     return current_app.response_class(json.dumps(bundle, ensure_ascii=False),
                                       mimetype="application/json")
 

@@ -100,9 +100,9 @@
     }
     if (!vkey) { say(box.getAttribute("data-no-key"), "unsupported"); return; }
     say(box.getAttribute("data-checking"), "checking");
-    var response = await fetch(box.getAttribute("data-bundle-url"));
-    if (!response.ok) { say(box.getAttribute("data-failed"), "failed"); return; }
-    var bundle = await response.json();
+    var fetched = await fetchBundle(0);
+    if (!fetched) { return; }
+    var bundle = fetched.bundle;
     var checkpoint = await checkpointOk(bundle.checkpoint, vkey);
     if (!checkpoint) { say(box.getAttribute("data-failed"), "failed"); return; }
     for (var i = 0; i < bundle.entries.length; i++) {
@@ -127,6 +127,37 @@
     }
     say(box.getAttribute("data-verified").replace("%(n)s", String(bundle.entries.length)),
         "verified");
+    if (fetched.waited) { anchored(); }
+  }
+  // A lot recorded after the latest signed checkpoint has no bundle yet: the server says
+  // so (409 awaiting_checkpoint, with a Retry-After) and this page asks again, saying
+  // "waiting", never "could NOT verify".
+  var MAX_POLLS = 40;
+  function sleep(ms) { return new Promise(function (done) { setTimeout(done, ms); }); }
+  async function fetchBundle(polls) {
+    var response = await fetch(box.getAttribute("data-bundle-url"), { cache: "no-store" });
+    if (response.status === 409) {
+      var body = null;
+      try { body = await response.json(); } catch (e) { body = null; }
+      if (body && body.error === "awaiting_checkpoint") {
+        if (polls >= MAX_POLLS) { say(box.getAttribute("data-still-waiting"), "waiting"); return null; }
+        say(box.getAttribute("data-waiting"), "waiting");
+        var after = parseInt(response.headers.get("Retry-After") || "3", 10) || 3;
+        await sleep(Math.min(Math.max(after, 1), 10) * 1000);
+        return fetchBundle(polls + 1);
+      }
+    }
+    if (!response.ok) { say(box.getAttribute("data-failed"), "failed"); return null; }
+    return { bundle: await response.json(), waited: polls > 0 };
+  }
+  // The server found every entry sound but not yet anchored; this device has now checked
+  // them in a signed checkpoint, so the badge may say verified.
+  function anchored() {
+    var badge = document.getElementById("badge"), note = document.getElementById("badge-waiting-note");
+    if (!badge || badge.className.indexOf("badge-waiting") < 0) { return; }
+    badge.textContent = badge.getAttribute("data-verified");
+    badge.className = "badge badge-verified";
+    if (note) { note.parentNode.removeChild(note); }
   }
   run().catch(function () { say(box.getAttribute("data-failed"), "failed"); });
 }());
