@@ -222,3 +222,36 @@ def test_script_typed_into_every_free_text_field_never_runs_in_a_browser(
         assert page.locator("main img").count() == 0
         browser.close()
     assert dialogs == []
+
+
+def test_a_lot_newer_than_the_checkpoint_waits_on_the_phone_then_verifies(
+        world: object, app: object, live_server: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from web.checkpointing import start_checkpointer, stop_checkpointer
+
+    signer = chain(world)  # type: ignore[arg-type]
+    world.transfer("K-0001", "processor", "buyer")  # type: ignore[attr-defined]
+    app.config.update(OPERATOR_VKEY=signer.verifier_key(),  # type: ignore[attr-defined]
+                      CHECKPOINT_KEY=signer.private_key, CHECKPOINT_INTERVAL_S=1)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = browser.new_page(viewport={"width": 390, "height": 844},
+                                extra_http_headers={"Accept-Language": "pt-BR"})
+        page.goto(f"{live_server}/lots/K-0001")
+        badge, box = page.locator("#badge"), page.locator("#device-verification")
+        assert "aguardando o próximo checkpoint" in badge.inner_text()
+        box.locator("xpath=self::*[contains(@class, 'device-waiting')]").wait_for(timeout=15000)
+        assert "Aguardando o próximo checkpoint assinado" in box.inner_text()
+        page.screenshot(path=str(ARTIFACTS / "lot-waiting-phone.png"), full_page=True)
+        start_checkpointer(app)  # type: ignore[arg-type]
+        try:  # the page asks again after Retry-After (1 s) and verifies what it gets
+            box.locator("xpath=self::*[contains(@class, 'device-verified')]").wait_for(
+                timeout=15000)
+        finally:
+            stop_checkpointer(app)  # type: ignore[arg-type]
+        assert badge.inner_text().strip().startswith("✔")
+        assert page.locator("#badge-waiting-note").count() == 0
+        page.screenshot(path=str(ARTIFACTS / "lot-waited-verified-phone.png"), full_page=True)
+        browser.close()
