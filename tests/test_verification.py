@@ -43,7 +43,7 @@ def drop_triggers(ledger: Ledger) -> None:
 
 def test_an_honest_ledger_verifies(world: World) -> None:
     small_history(world)
-    signer = NoteSigner("trilha.test/log", generate_private_key())
+    signer = NoteSigner(world.ledger.origin, generate_private_key())
     world.ledger.sign_checkpoint(signer)
     world.harvest("BN-0003")
     world.ledger.sign_checkpoint(signer)
@@ -70,7 +70,7 @@ def test_flipping_a_byte_of_an_entry_is_reported_at_that_entry(world: World) -> 
 
 def test_a_rewritten_entry_breaks_the_signed_checkpoint(world: World) -> None:
     small_history(world)
-    signer = NoteSigner("trilha.test/log", generate_private_key())
+    signer = NoteSigner(world.ledger.origin, generate_private_key())
     world.ledger.sign_checkpoint(signer)
     drop_triggers(world.ledger)
     last = world.ledger.size() - 1
