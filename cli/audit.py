@@ -46,7 +46,9 @@ def verify_bundle_command(context: Context, path: Path, vkey: str) -> None:
         NoteVerifier.from_vkey(vkey)  # a malformed key is bad input (exit 3), as in verify
         report = verify_bundle_bytes(path.read_bytes(), vkey, name=path.name)
         data = {"ok": report.ok, "lot": report.lot, "entries": report.entries,
-                "checkpoint_size": report.checkpoint_size,
+                "checkpoint_size": report.checkpoint_size, "lot_head": report.lot_head,
+                "format_1_lot_entries": report.format_1_lot_entries,
+                "completeness": report.completeness() if report.ok else None,
                 "findings": [{"seq": f.seq, "reason": f.reason} for f in report.findings]}
 
         def human() -> None:
@@ -55,6 +57,8 @@ def verify_bundle_command(context: Context, path: Path, vkey: str) -> None:
             verdict = "OK" if report.ok else t("{count} findings").format(
                 count=len(report.findings))
             click.echo(f"{report.lot}: {report.entries} {t('entries')}, {verdict}")
+            if report.ok:
+                click.echo(report.completeness())
 
         context.emit(data, human)
         if not report.ok:

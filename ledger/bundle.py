@@ -41,6 +41,24 @@ class BundleReport:
     entries: int = 0
     checkpoint_size: int | None = None
     findings: list[BundleFinding] = field(default_factory=list)
+    # The newest entry of the bundle's lot: its history is proven gap-free from each
+    # lot's creation up to this entry (a later one is shown by a later bundle).
+    lot_head: int | None = None
+    # The first format 2 entry the bundle holds; a history before it (format 1) links
+    # by the log's hash chain only, so its completeness is not proven by the bundle.
+    chained_from: int | None = None
+    format_1_lot_entries: int = 0
+
+    def completeness(self) -> str:
+        """One line: how far the bundle proves the lot's history complete."""
+        if self.lot_head is None:
+            return "history not established"
+        text = (f"history complete from each lot's creation to entry {self.lot_head}, "
+                f"as of checkpoint {self.checkpoint_size}")
+        if self.format_1_lot_entries:
+            text += (f"; {self.format_1_lot_entries} entries written before lot chains "
+                     "(format 1) are not proven complete")
+        return text
 
     @property
     def ok(self) -> bool:
@@ -98,6 +116,9 @@ def verify_bundle(bundle: Any, operator_vkey: str) -> BundleReport:
         report.entries += 1
     if not any(s.lot_id == lot for s in state.lots.values()):
         report.findings.append(BundleFinding(None, f"lot {lot} is not created by the bundle"))
+    head = state.lot_head(str(lot))
+    report.lot_head = None if head is None else head.seq
+    report.chained_from = state.chained_from()
     return report
 
 
@@ -129,3 +150,5 @@ def _check_item(item: Any, checkpoint: Checkpoint, state: MemoryState, report: B
         report.findings.append(BundleFinding(seq, f"[{exc.rule}] {exc.message}"))
         return
     state.apply_entry(entry, effects)
+    if entry.lot_prev is None and effects.touched:
+        report.format_1_lot_entries += 1

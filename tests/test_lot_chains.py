@@ -116,6 +116,17 @@ def test_a_bundle_missing_any_entry_of_a_lot_history_says_which(
     assert "missing" in chain[0] or "newest entry" in chain[0]
 
 
+def test_a_bundle_says_up_to_which_entry_and_checkpoint_it_is_complete(
+        chain_bundle: tuple[Bundle, NoteSigner, dict[str, Entry]]) -> None:
+    bundle, signer, made = chain_bundle
+    report = verify_bundle(bundle, signer.verifier_key())
+    assert report.ok and report.lot_head == made["final receipt"].seq
+    assert report.format_1_lot_entries == 0
+    assert report.completeness() == (
+        f"history complete from each lot's creation to entry {made['final receipt'].seq}, "
+        f"as of checkpoint {report.checkpoint_size}")
+
+
 def test_the_other_childs_sale_is_not_part_of_the_history(
         chain_bundle: tuple[Bundle, NoteSigner, dict[str, Entry]]) -> None:
     bundle, _, made = chain_bundle
