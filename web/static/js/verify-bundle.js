@@ -1,6 +1,7 @@
 // Verify a lot's proof bundle on this device with WebCrypto (see docs/FORMAT.md).
 // Checks every entry's hash, its Ed25519 signatures and its inclusion in the signed
-// checkpoint, and the checkpoint's signature by the operator key embedded in the page.
+// checkpoint, the checkpoint's signature and origin by the operator key embedded in the
+// page, and that each lot's entries link one to the next (lot_prev): none left out.
 // It says "verified on this device" only when all of that passed here.
 (function () {
   "use strict";
@@ -84,11 +85,39 @@
       var raw = unb64(fields[1]);
       if (fields[0] === name && equal(raw.slice(0, 4), keyId)) {
         var lines3 = body.split("\n");
+        if (lines3[0] !== name) { return null; }  // the origin is the key's name (section 7)
         var ok = await ed25519(pub, raw.slice(4), enc.encode(body));
         return ok ? { size: parseInt(lines3[1], 10), root: unb64(lines3[2]) } : null;
       }
     }
     return null;
+  }
+  // The lots an event names (FORMAT.md section 3), as the log's lot chains follow them.
+  function lotsNamed(event) {
+    var b = event.body;
+    switch (event.kind) {
+      case "lot.harvested": case "lot.dispatched": case "lot.received":
+      case "lot.refused": case "lot.adjusted": return [b.lot];
+      case "lot.split": return [b.lot].concat(b.children.map(function (c) { return c.lot; }));
+      case "lots.merged": return b.lots.concat([b.into]);
+      case "lot.transformed":
+        return b.inputs.concat(b.outputs.map(function (o) { return o.lot; }));
+    }
+    return [];
+  }
+  var own = Object.prototype.hasOwnProperty;
+  // FORMAT.md rule lot_chain: a format 2 entry names the newest earlier entry of each
+  // lot it touches; one missing from the bundle breaks the link.
+  function chainHolds(entry, named, heads) {
+    var links = entry.lot_prev;
+    if (links === undefined) { return true; }  // format 1: only the hash chain
+    for (var i = 0; i < named.length; i++) {
+      var head = heads[named[i]], link = own.call(links, named[i]) ? links[named[i]] : null;
+      if (head ? !link || link.seq !== head.seq || link.hash !== head.hash : link) {
+        return false;
+      }
+    }
+    return Object.keys(links).every(function (lot) { return named.indexOf(lot) >= 0; });
   }
   async function run() {
     var vkey = box.getAttribute("data-operator-vkey");
@@ -105,6 +134,7 @@
     var bundle = fetched.bundle;
     var checkpoint = await checkpointOk(bundle.checkpoint, vkey);
     if (!checkpoint) { say(box.getAttribute("data-failed"), "failed"); return; }
+    var heads = Object.create(null);
     for (var i = 0; i < bundle.entries.length; i++) {
       var item = bundle.entries[i], raw = enc.encode(item.entry);
       var entry = JSON.parse(item.entry);
@@ -115,7 +145,9 @@
       if (!(await included(leaf, item.seq, checkpoint.size, proof, checkpoint.root))) {
         return say(box.getAttribute("data-failed"), "failed");
       }
-      var signed = entry.signed_event;
+      var signed = entry.signed_event, named = lotsNamed(signed.event);
+      if (!chainHolds(entry, named, heads)) { return say(box.getAttribute("data-failed"), "failed"); }
+      named.forEach(function (lot) { heads[lot] = { seq: entry.seq, hash: hex(entryHash) }; });
       var digest = await sha256(concat([PREFIX.event, enc.encode(jcs(signed.event))]));
       var message = concat([PREFIX.signature, digest]);
       for (var s = 0; s < signed.signatures.length; s++) {
