@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Column, Table
 
-from ledger.domain.encoding import digests_equal, entry_hash_of_bytes
+from ledger.domain.encoding import digests_equal, entry_hash_of_bytes, event_hash
 from ledger.domain.entry import GENESIS_PREV, Entry
 from ledger.domain.merkle import EMPTY_ROOT, CompactRange, leaf_hash
 from ledger.domain.sequencing import admit
@@ -34,13 +34,13 @@ from ledger.domain.state import Effects, MemoryState
 from ledger.errors import LedgerError
 from ledger.steps import step_json
 from ledger.storage import tables as t
-from ledger.storage.audit_reads import AuditReads, Comparison, normal, snapshot
+from ledger.storage.audit_reads import AuditReads, Comparison, converter, snapshot
 from ledger.storage.indicator_tables import lot_verdicts
 from ledger.storage.records import key_to_row, lot_to_row
 from ledger.storage.scratch import ScratchFile
 from ledger.storage.store import Store
 from ledger.verification import Finding
-from ledger.wire.entries import load_entry
+from ledger.wire.entries import load_entry, load_entry_document, parse_entry_json
 
 SCRATCH_THRESHOLD = 20_000  # entries: above, the replay's state is on disk (as verify's)
 DIFFERENCES_KEPT = 1000  # listed; beyond, only counted (a wiped table has a million)
@@ -108,10 +108,15 @@ class RowsCheck:
         self._positions = [[names.index(c.name) for c in part]
                            for part in (self.key, self.values, self.first)]
         self.comparison = Comparison(scratch.connection, table.name)
+        self._converters = {id(part): [converter(c) for c in part]
+                            for part in (self.key, self.values, self.first)}
 
-    @staticmethod
-    def _encode(columns: list[Column[Any]], values: Iterable[Any]) -> bytes:
-        return orjson.dumps([normal(c, v) for c, v in zip(columns, values, strict=True)])
+    def _encode(self, columns: list[Column[Any]], values: Iterable[Any]) -> bytes:
+        encoded = orjson.dumps([None if v is None else f(v) for f, v in zip(
+            self._converters[id(columns)], values, strict=True)])
+        # orjson's bytes keep a 4 KiB buffer each: copied to their size, so that the
+        # rows waiting for their batch's write stay small.
+        return bytes(memoryview(encoded))
 
     def expect(self, row: Mapping[str, Any]) -> None:
         key, values, first = ([row.get(c.name) for c in part]
@@ -313,7 +318,7 @@ class _Replay:
             self.anchored.add(self.tree.size)
         self.head = raw_hash
         try:
-            entry = load_entry(body)
+            entry = self._load(seq, body, raw_hash)
         except LedgerError:
             self.steps.skip(seq)
             if self.unreadable is None:
@@ -333,6 +338,18 @@ class _Replay:
             return  # not applied, as by the verifier (whose finding says why)
         self.state.apply_entry(entry, effects)
         self.expect(entry, effects)
+
+    def _load(self, seq: int, body: bytes, raw_hash: bytes) -> Entry:
+        if seq in self.bad:
+            return load_entry(body)  # every check of the bytes, as the verifier made them
+        # The verifier found these bytes canonical: only their meaning is loaded again, as
+        # its main process loads it (a third of the replay's time saved).
+        document = parse_entry_json(body)
+        signed = document.get("signed_event") if isinstance(document, dict) else None
+        event = signed.get("event") if isinstance(signed, dict) else None
+        if not isinstance(event, dict):
+            return load_entry(body)  # let the full check say what is wrong
+        return load_entry_document(document, body, raw_hash, event_hash(event))
 
     def expect(self, entry: Entry, effects: Effects) -> None:
         seq = entry.seq

@@ -468,3 +468,20 @@ def test_a_registration_changes_no_lot_table(chain: Chain) -> None:
     world = chain.world
     world.register("trader-2", ev.ActorKind.TRADER, "Another trader")
     assert audit_derived_state(world.ledger.store).ok
+
+
+def test_a_value_of_another_type_is_a_difference_not_a_crash(chain: Chain) -> None:
+    """SQLite keeps whatever is written: text in an integer, binary or boolean column."""
+    if not chain.world.ledger.store.is_sqlite:
+        pytest.skip("PostgreSQL refuses values of another type")
+    key = _key_of(chain, "buyer")
+    tamper(chain, ("UPDATE lots SET updated_seq = 'soon', head_hash = 'abc' "
+                   "WHERE lot_id = 'K-0001'", {}),
+           ("UPDATE keys SET revoked = 'no' WHERE key_id = :k", {"k": key}),
+           ("UPDATE lot_links SET seq = 2.5 WHERE parent = 'BN-0001'", {}))
+    differences = {(d.table, d.key): d for d in audit_derived_state(
+        chain.world.ledger.store).differences}
+    assert "updated_seq=str 'soon'" in differences["lots", "K-0001"].found
+    assert "revoked=str 'no'" in differences["keys", key].found
+    assert differences["lot_links", "parent=BN-0001,child=BN-0001-A"].found \
+        == "seq=float 2.5"

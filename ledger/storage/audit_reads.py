@@ -14,7 +14,7 @@ in Python; joins in the scratch file find changed, missing and extra rows in any
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -38,18 +38,47 @@ def snapshot(engine: Engine) -> Iterator[AuditReads]:
             yield AuditReads(connection)
 
 
-def normal(column: Column[Any], value: Any) -> Any:
-    """A stored value as both dialects' drivers agree on it (SQLite has no booleans, and
-    drivers hand binary columns back as bytes or memoryview): JSON-ready."""
-    if value is None:
-        return None
+def _kept(value: Any) -> Any:
+    # A value of another type than its column's (SQLite keeps whatever is written):
+    # shown as text, so it differs from the expected value instead of being coerced.
+    return f"{type(value).__name__} {value!r:.60}"
+
+
+def _binary(value: Any) -> Any:
+    return bytes(value).hex() if isinstance(value, bytes | bytearray | memoryview) \
+        else _kept(value)
+
+
+def _boolean(value: Any) -> Any:
+    return bool(value) if value in (0, 1) and not isinstance(value, float) else _kept(value)
+
+
+def _integer(value: Any) -> Any:
+    return value if type(value) is int else _kept(value)
+
+
+def _text(value: Any) -> Any:
+    return value if type(value) is str else _kept(value)
+
+
+Converter = Callable[[Any], Any]
+
+
+def converter(column: Column[Any]) -> Converter:
+    """How a column's stored value is compared, the same on both dialects (SQLite has no
+    booleans; drivers hand binary columns back as bytes or memoryview): JSON-ready, and
+    never raising, whatever was written behind the app's back."""
     if isinstance(column.type, LargeBinary):
-        return bytes(value).hex()
+        return _binary
     if isinstance(column.type, Boolean):
-        return bool(value)
+        return _boolean
     if isinstance(column.type, Integer):
-        return int(value)
-    return str(value)
+        return _integer
+    return _text
+
+
+def normal(column: Column[Any], value: Any) -> Any:
+    return None if value is None else converter(column)(value)
 
 
 class AuditReads:
