@@ -210,8 +210,25 @@ def run_benchmark(entries: int = 100_000, *, url: str | None = None,
             "peak_rss_mb_workers": round(resource.getrusage(
                 resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
         }
+        results.update(_derived_state_figures(ledger, report_.findings, report))
         ledger.close()
     return results
+
+
+def _derived_state_figures(ledger: Ledger, findings: Any,
+                           report: Callable[[str], Callable[[int], None]]) -> dict[str, Any]:
+    """trilha verify's second pass on its own: every derived table re-derived from the log
+    and compared (ledger/state_audit.py), in entries replayed per second."""
+    from ledger.state_audit import audit_derived_state
+
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    audit = audit_derived_state(ledger.store, findings, progress=report("derived state"))
+    return {"derived_state_check_entries_per_s": round(audit.entries_per_s, 1),
+            "derived_state_check": {
+                "ok": audit.ok, "differences": len(audit.differences) + audit.more,
+                "rows_compared": audit.rows, "seconds": round(audit.seconds, 1),
+                "rss_growth_mb_main": round(max(0, resource.getrusage(
+                    resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024, 1)}}
 
 
 def _indicator_figures(ledger: Ledger, size: int, recent: int = 1000) -> dict[str, Any]:
