@@ -127,8 +127,7 @@ class ProjectionAudit:
                 self._expect(table.name, table, values)
 
     def _expect(self, name: str, table: Any, values: Sequence[Any]) -> None:
-        self.checks[name].expect(dict(zip((c.name for c in table.columns), values,
-                                          strict=True)))
+        self.checks[name].expect_tuple(values)
 
     def finish(self) -> None:
         self._fold()

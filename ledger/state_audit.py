@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import Column, Table
+from sqlalchemy import Table
 
 from ledger.domain.encoding import digests_equal, entry_hash_of_bytes, event_hash
 from ledger.domain.entry import GENESIS_PREV, Entry
@@ -34,7 +34,13 @@ from ledger.domain.state import Effects, MemoryState
 from ledger.errors import LedgerError
 from ledger.steps import step_json
 from ledger.storage import tables as t
-from ledger.storage.audit_reads import AuditReads, Comparison, converter, snapshot
+from ledger.storage.audit_reads import (
+    AuditReads,
+    Comparison,
+    Converter,
+    converter,
+    snapshot,
+)
 from ledger.storage.indicator_tables import lot_verdicts
 from ledger.storage.records import key_to_row, lot_to_row
 from ledger.storage.scratch import ScratchFile
@@ -105,29 +111,38 @@ class RowsCheck:
         self.first = [table.c[name] for name in first]  # set at insert, never changed
         self.values = [c for c in table.columns if not c.primary_key and c.name not in first]
         names = [c.name for c in table.columns]
-        self._positions = [[names.index(c.name) for c in part]
-                           for part in (self.key, self.values, self.first)]
+        parts = (self.key, self.values, self.first)
+        # (name or position, converter) of each column, per part: built once per table.
+        self._by_name = [[(c.name, converter(c)) for c in part] for part in parts]
+        self._by_place = [[(names.index(c.name), converter(c)) for c in part]
+                          for part in parts]
         self.comparison = Comparison(scratch.connection, table.name)
-        self._converters = {id(part): [converter(c) for c in part]
-                            for part in (self.key, self.values, self.first)}
 
-    def _encode(self, columns: list[Column[Any]], values: Iterable[Any]) -> bytes:
-        encoded = orjson.dumps([None if v is None else f(v) for f, v in zip(
-            self._converters[id(columns)], values, strict=True)])
+    @staticmethod
+    def _encode(pairs: list[tuple[Any, Converter]], get: Callable[[Any], Any]) -> bytes:
+        encoded = orjson.dumps([None if (v := get(at)) is None else f(v) for at, f in pairs])
         # orjson's bytes keep a 4 KiB buffer each: copied to their size, so that the
         # rows waiting for their batch's write stay small.
         return bytes(memoryview(encoded))
 
     def expect(self, row: Mapping[str, Any]) -> None:
-        key, values, first = ([row.get(c.name) for c in part]
-                              for part in (self.key, self.values, self.first))
-        self.comparison.expect(self._encode(self.key, key), self._encode(self.values, values),
-                               self._encode(self.first, first) if self.first else None)
+        key, values, first = self._by_name
+        get = row.get
+        self.comparison.expect(self._encode(key, get), self._encode(values, get),
+                               self._encode(first, get) if first else None)
 
-    def found(self, row: tuple[Any, ...]) -> None:
-        key, values, first = ([row[i] for i in part] for part in self._positions)
-        self.comparison.found(self._encode(self.key, key), self._encode(self.values, values),
-                              self._encode(self.first, first) if self.first else None)
+    def expect_tuple(self, row: Sequence[Any]) -> None:
+        """An expected row given as its values in the table's column order."""
+        key, values, first = self._by_place
+        get = row.__getitem__
+        self.comparison.expect(self._encode(key, get), self._encode(values, get),
+                               self._encode(first, get) if first else None)
+
+    def found(self, row: Sequence[Any]) -> None:
+        key, values, first = self._by_place
+        get = row.__getitem__
+        self.comparison.found(self._encode(key, get), self._encode(values, get),
+                              self._encode(first, get) if first else None)
 
     def read(self, reads: AuditReads) -> None:
         for row in reads.rows(self.table):

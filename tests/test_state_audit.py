@@ -88,9 +88,9 @@ def _drop_triggers(connection: Connection, sqlite: bool) -> None:
             connection.execute(text(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}"))
 
 
-def verify(chain: Chain, *args: str) -> Result:
-    return CliRunner().invoke(cli, [*args, "--db", chain.url, "verify", "--workers", "1"],
-                              catch_exceptions=False)
+def verify(chain: Chain, *args: str, options: tuple[str, ...] = ()) -> Result:
+    return CliRunner().invoke(cli, [*args, "--db", chain.url, "verify", "--workers", "1",
+                                    *options], catch_exceptions=False)
 
 
 def flipped(chain: Chain, level: int, idx: int) -> bytes:
@@ -299,6 +299,8 @@ def test_an_untouched_ledger_has_no_difference(chain: Chain) -> None:
     assert result.exit_code == 0, result.output
     state = json.loads(result.stdout)["derived_state"]
     assert state["ok"] and state["differences"] == []
+    skipped = verify(chain, "--json", options=("--no-derived",))
+    assert skipped.exit_code == 0 and "derived_state" not in json.loads(skipped.stdout)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
