@@ -102,7 +102,7 @@ def parse_json(data: bytes | str, *, what: str = "document") -> Any:
         return json.loads(data, object_pairs_hook=no_duplicates, parse_constant=no_constants)
     except EncodingError:
         raise
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # deep nesting too
         raise EncodingError(f"{what}: not valid JSON ({exc})") from exc
 
 

@@ -27,11 +27,12 @@ def _position(value: Any, field: str) -> tuple[float, float]:
             or not all(isinstance(c, int | float) and not isinstance(c, bool) for c in value)):
         raise _refuse(field, f"expected a [longitude, latitude] pair of numbers, got "
                              f"{value!r:.60}")
-    lon, lat = float(value[0]), float(value[1])
+    # Compared as they are: float() of an integer of 400 digits raises OverflowError.
+    lon, lat = value
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
         raise _refuse(field, f"expected longitude in -180..180 and latitude in -90..90, "
                              f"got {value!r:.60}")
-    return lon, lat
+    return float(lon), float(lat)
 
 
 def _ring(value: Any, field: str) -> None:
