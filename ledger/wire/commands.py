@@ -8,18 +8,62 @@ ledger knows (the product's unit, the pending dispatch a receipt acknowledges).
 
 from __future__ import annotations
 
-import json
 import re
 from decimal import Decimal
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
+from ledger.domain.encoding import parse_json
 from ledger.domain.events import AdjustmentReason
+from ledger.errors import LedgerError
+from ledger.errors import ValidationError as InputError
 from ledger.wire.events import HARVESTER, ID, LOT, PARTY, ROLES, UUID
 from ledger.wire.fields import Day, DecimalText, Text
+from ledger.wire.products import SLUG
 
-_SHARE_TEXT = re.compile(r"^(?P<party>[^:]+):(?P<role>[a-z_]+):(?P<percent>[0-9.]+)%?$")
+_SHARE_TEXT = re.compile(r"(?P<party>[^:]+):(?P<role>[a-z_]+):(?P<percent>[0-9.]+)%?")
+# Deeper than any document of the ledger (an entry's MultiPolygon is 9 levels down):
+# what recursive code after the parse (schemas, canonical JSON) can never choke on.
+MAX_INPUT_DEPTH = 32
+
+
+def parse_input_json(data: bytes | str, *, what: str) -> Any:
+    """Outside JSON (an API body, a batch file, a form's GeoJSON) parsed as strictly as
+    the ledger reads its own bytes: no duplicate member names, no NaN or Infinity, and
+    at most :data:`MAX_INPUT_DEPTH` levels of nesting; else one :class:`InputError`
+    naming ``what``."""
+    try:
+        value = parse_json(data, what=what)
+    except LedgerError as exc:
+        raise InputError(exc.message, field=what) from exc
+    check_depth(value, what=what)
+    return value
+
+
+def check_depth(value: Any, *, what: str, max_values: int | None = None) -> None:
+    """At most :data:`MAX_INPUT_DEPTH` levels of lists and objects (walked without
+    recursion, so hostile nesting cannot exhaust the stack here either) and, if given,
+    at most ``max_values`` values (for formats whose references repeat a value)."""
+    if not isinstance(value, dict | list):
+        return
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    seen = 1
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_INPUT_DEPTH:
+            raise _too_deep(what)
+        children = item.values() if isinstance(item, dict) else item
+        seen += len(children)
+        if max_values is not None and seen > max_values:
+            raise InputError(f"{what}: expected at most {max_values} values", field=what)
+        stack.extend((child, depth + 1) for child in children
+                     if isinstance(child, dict | list))
+
+
+def _too_deep(what: str) -> InputError:
+    return InputError(f"{what}: expected JSON nested at most {MAX_INPUT_DEPTH} levels deep",
+                      field=what)
 
 
 def _split_list(value: Any) -> Any:
@@ -27,6 +71,12 @@ def _split_list(value: Any) -> Any:
         # commas on a command line, semicolons in spreadsheets, lines in a web form
         return [item.strip() for item in re.split(r"[,;\n]", value) if item.strip()]
     return value
+
+
+# The catalogue's own code format (ledger.wire.products), so that no lookup is ever made
+# with text that cannot be a product code.
+_PRODUCT_CODE = validate.Regexp(SLUG, error="expected a catalogue product code such as "
+                                "brazil-nut-in-shell")
 
 
 class ShareInput(Schema):
@@ -40,7 +90,7 @@ class ShareInput(Schema):
     @pre_load
     def from_text(self, data: Any, **_: Any) -> Any:
         if isinstance(data, str):
-            match = _SHARE_TEXT.match(data.strip())
+            match = _SHARE_TEXT.fullmatch(data.strip())
             if not match:
                 raise ValidationError(f"expected party:role:percent such as "
                                       f"hv-group:harvesters:70, got {data!r:.40}")
@@ -68,7 +118,7 @@ class PriceInput(Schema):
 
 class HarvestInput(PriceInput):
     lot = fields.String(required=True, validate=validate.Regexp(LOT))
-    product = fields.String(required=True)
+    product = fields.String(required=True, validate=_PRODUCT_CODE)
     quantity = DecimalText(required=True)
     unit = fields.String(load_default=None)
     season = fields.String(required=True, validate=validate.Regexp(r"^[0-9]{4}(/[0-9]{2})?$"))
@@ -79,7 +129,9 @@ class HarvestInput(PriceInput):
     country = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{2}$"))
     plot = Text(load_default=None, max_length=64)
     area_ha = DecimalText(load_default=None)
-    geometry = fields.Raw(load_default=None)
+    # An object (GeoJSON text from a form or flag is parsed first); its shape is the
+    # domain's rule geometry_valid, which every append runs.
+    geometry = fields.Dict(load_default=None)
     harvesters = fields.List(fields.String(validate=validate.Regexp(
         HARVESTER, error="expected a pseudonymous reference such as hv-7f3a9c, not a name")),
         required=True, validate=validate.Length(1, 500))
@@ -97,9 +149,9 @@ class HarvestInput(PriceInput):
                     data[name] = _split_list(data[name])
             if isinstance(data.get("geometry"), str):
                 try:
-                    data["geometry"] = json.loads(data["geometry"])
-                except ValueError as exc:
-                    raise ValidationError({"geometry": ["expected GeoJSON"]}) from exc
+                    data["geometry"] = parse_input_json(data["geometry"], what="geometry")
+                except InputError as exc:
+                    raise ValidationError({"geometry": [exc.message]}) from exc
         return data
 
 
@@ -120,28 +172,38 @@ class RefuseInput(ReceiveInput):
     reason = Text(required=True)
 
 
+class PortionInput(Schema):
+    class Meta:
+        unknown = RAISE
+
+    lot = fields.String(required=True, validate=validate.Regexp(LOT))
+    quantity = DecimalText(required=True)
+
+
 class SplitInput(Schema):
     class Meta:
         unknown = RAISE
 
     lot = fields.String(required=True, validate=validate.Regexp(LOT))
-    children = fields.Dict(keys=fields.String(validate=validate.Regexp(LOT)),
-                           values=DecimalText(), required=True)
+    # A list, not a mapping: a child named twice stays twice, for the core's rule
+    # lots_distinct to refuse, instead of one of them vanishing here.
+    children = fields.List(fields.Nested(PortionInput), required=True,
+                           validate=validate.Length(1, 1000))
 
     @pre_load
     def children_from_text(self, data: Any, **_: Any) -> Any:
-        # "BN-1-A=60,BN-1-B=40" or a list of {"lot", "quantity"}
-        if isinstance(data, dict):
-            children = data.get("children")
+        # "BN-1-A=60,BN-1-B=40", {"BN-1-A": "60", ...} or a list of {"lot", "quantity"}
+        if isinstance(data, dict) and isinstance(data.get("children"), str | dict):
+            children = data["children"]
             if isinstance(children, str):
                 pairs = [item.split("=", 1) for item in _split_list(children)]
                 if any(len(pair) != 2 for pair in pairs):
                     raise ValidationError({"children": ["expected LOT=QUANTITY pairs such "
                                                         "as BN-1-A=60,BN-1-B=40"]})
-                data = {**data, "children": {k.strip(): v.strip() for k, v in pairs}}
-            elif isinstance(children, list):
-                data = {**data, "children": {c.get("lot"): c.get("quantity")
-                                             for c in children if isinstance(c, dict)}}
+                children = [{"lot": k.strip(), "quantity": v.strip()} for k, v in pairs]
+            else:
+                children = [{"lot": k, "quantity": v} for k, v in children.items()]
+            data = {**data, "children": children}
         return data
 
 
@@ -165,7 +227,7 @@ class OutputInput(Schema):
         unknown = RAISE
 
     lot = fields.String(required=True, validate=validate.Regexp(LOT))
-    product = fields.String(required=True)
+    product = fields.String(required=True, validate=_PRODUCT_CODE)
     quantity = DecimalText(required=True)
 
 
