@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from flask import Response, abort, current_app, g, jsonify, request, url_for
 
 from ledger.accounts import Account
 from ledger.domain.encoding import digests_equal
+from ledger.domain.gs1 import check_lot
 from ledger.errors import ConfigurationError, Conflict, NotFound, ReplayError, ValidationError
 from ledger.operations import perform
 from ledger.provenance_view import lot_json, provenance_json
+from ledger.wire.commands import parse_input_json
 from ledger.wire.events import load_signed_event
 from web.api import bp
 from web.api.waiting import requested_wait, with_checkpoint
@@ -19,6 +22,11 @@ from web.auth import api_requires, get_accounts
 from web.services import get_ledger
 
 MAX_PAGE = 500
+# Far above any event the ledger takes (a 5,000-point plot is ~250 KB), so a hostile
+# megabyte is refused before it is parsed, hashed and canonicalised (~1 s for 4 MB).
+MAX_BODY_BYTES = 1 << 20
+_DIGITS = re.compile(r"[0-9]{1,15}")  # ASCII only: "²".isdigit() is True, int("²") fails
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _int_arg(name: str, default: int | None = None) -> int:
@@ -27,7 +35,7 @@ def _int_arg(name: str, default: int | None = None) -> int:
         if default is None:
             raise ValidationError(f"{name}: required query parameter", field=name)
         return default
-    if not raw.isdigit() or len(raw) > 15:
+    if not _DIGITS.fullmatch(raw):
         raise ValidationError(f"{name}: expected a non-negative integer, got {raw!r:.20}",
                               field=name)
     return int(raw)
@@ -43,7 +51,13 @@ def openapi() -> Response:
 
 
 def _json_body(what: str) -> dict[str, Any]:
-    document = request.get_json(silent=True)
+    """The request's JSON object, parsed as strictly as the ledger reads its own bytes
+    (no repeated member names, NaN or deep nesting: ledger.wire.commands)."""
+    if not request.is_json:
+        raise ValidationError(f"body: expected a JSON object {what} (Content-Type: "
+                              "application/json)", field="body")
+    request.max_content_length = MAX_BODY_BYTES  # beyond it, werkzeug answers 413
+    document = parse_input_json(request.get_data(), what="body")
     if not isinstance(document, dict):
         raise ValidationError(f"body: expected a JSON object {what}", field="body")
     return document
@@ -151,6 +165,10 @@ def list_lots() -> Response:
     limit, offset = _page()
     filters = {k: request.args.get(k) or None
                for k in ("custodian", "product", "status", "season", "pending_to")}
+    for name, value in filters.items():
+        if value is not None and (_CONTROL.search(value) or len(value) > 100):
+            raise ValidationError(f"{name}: expected at most 100 characters and no control "
+                                  "characters", field=name)
     lots = get_ledger().store.lots(limit=limit, offset=offset, **filters)
     return _page_json([lot_json(lot) for lot in lots], limit, offset, "api.list_lots",
                       **{k: v for k, v in filters.items() if v})
@@ -222,9 +240,21 @@ def _entry_json(seq: int, entry_hash: bytes) -> dict[str, Any]:
     return {"seq": seq, "entry_hash": entry_hash.hex()}
 
 
+def _lot_id(lot_id: str) -> str:
+    """A lot code from the URL; one that cannot be a lot code names no lot (and never
+    reaches a query: PostgreSQL refuses text with a NUL in it)."""
+    try:
+        check_lot(lot_id)
+    except ValidationError as exc:
+        raise NotFound(f"lot {lot_id!r:.40} does not exist ({exc.message})",
+                       field="lot") from exc
+    return lot_id
+
+
 @bp.get("/lots/<path:lot_id>/provenance")
 def lot_provenance(lot_id: str) -> Response:
-    return jsonify(provenance_json(get_ledger().provenance(lot_id, with_entries=False)))
+    return jsonify(provenance_json(get_ledger().provenance(_lot_id(lot_id),
+                                                           with_entries=False)))
 
 
 @bp.get("/lots/<path:lot_id>/bundle")
@@ -233,14 +263,14 @@ def lot_bundle(lot_id: str) -> Response:
     from ledger.bundle import build_bundle
 
     try:
-        return jsonify(build_bundle(get_ledger(), lot_id))
+        return jsonify(build_bundle(get_ledger(), _lot_id(lot_id)))
     except ConfigurationError as exc:  # history newer than the last signed checkpoint
         raise Conflict(exc.message, lot=lot_id) from exc
 
 
 @bp.get("/lots/<path:lot_id>")
 def lot(lot_id: str) -> Response:
-    return jsonify(lot_json(get_ledger().lot(lot_id)))
+    return jsonify(lot_json(get_ledger().lot(_lot_id(lot_id))))
 
 
 @bp.get("/entries/<int:seq>")
@@ -259,7 +289,8 @@ def checkpoint() -> Response:
 
 @bp.get("/proofs/inclusion")
 def inclusion() -> Response:
-    proof = get_ledger().inclusion_proof(_int_arg("seq"), request.args.get("size", type=int))
+    size = _int_arg("size") if "size" in request.args else None
+    proof = get_ledger().inclusion_proof(_int_arg("seq"), size)
     return jsonify({"seq": proof.seq, "tree_size": proof.tree_size,
                     "leaf_hash": proof.leaf_hash.hex(), "path": [h.hex() for h in proof.path],
                     "root_hash": proof.root_hash.hex()})

@@ -29,7 +29,6 @@ from ledger.errors import (
     Conflict,
     LedgerError,
     RuleViolation,
-    ValidationError,
 )
 from ledger.indicators import Filters
 from ledger.labels import label_info, write_sheet_pdf
@@ -154,10 +153,10 @@ def record(kind: str) -> Any:
         try:
             signer = get_accounts().signer(g.account)
             entry = perform(ledger, kind, data, g.account.actor_id, signer)
-        except (ValidationError, RuleViolation) as exc:
-            errors, status = errors_by_field(exc, names), 422
         except (Conflict, ConfigurationError) as exc:
             errors, status = {"": [exc.message]}, 409
+        except LedgerError as exc:  # any refusal of the input goes back to the form
+            errors, status = errors_by_field(exc, names), 422
         else:
             lots = list(entry.signed.event.lots())
             flash(_("Recorded: entry %(seq)s (%(lots)s).", seq=entry.seq,
