@@ -92,6 +92,9 @@ pass_context = click.make_pass_decorator(Context)
 
 
 def exit_code_for(error: LedgerError) -> int:
+    failures = getattr(error, "failures", None)
+    if failures:  # a batch refused as a whole exits as its first refusal would
+        return exit_code_for(failures[0][1])
     for kind in type(error).__mro__:
         if kind in EXIT_CODES:
             return EXIT_CODES[kind]

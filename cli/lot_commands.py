@@ -14,7 +14,7 @@ from cli import keyring
 from cli.batch import read_rows
 from cli.context import Context, errors_as_exit, pass_context, t
 from cli.output import pairs, table
-from ledger.errors import LedgerError
+from ledger.errors import LedgerError, ValidationError
 from ledger.operations import BatchInputError, perform, perform_batch, sign_input
 from ledger.provenance_view import lot_json
 from ledger.wire.events import dump_signed_event
@@ -88,9 +88,17 @@ def _form_data(kind: str, options: dict[str, Any]) -> dict[str, Any]:
                              if part.strip()]
         elif value is not None:
             if key == "geometry" and value.startswith("@"):
-                value = Path(value[1:]).read_text(encoding="utf-8")
+                value = _read_text_file(Path(value[1:]), "geometry")
             data[key] = value
     return data
+
+
+def _read_text_file(path: Path, field: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValidationError(f"{field}: cannot read {path}: "
+                              f"{getattr(exc, 'strerror', None) or exc}", field=field) from exc
 
 
 def _run_batch(context: Context, kind: str, actor: str, path: Path) -> None:

@@ -19,7 +19,8 @@ import click
 
 from cli.context import Context, errors_as_exit, pass_context
 from cli.output import table
-from ledger.errors import ConfigurationError, ValidationError
+from ledger.errors import ConfigurationError, LedgerError, ValidationError
+from ledger.wire.commands import parse_input_json
 
 TIMEOUT_SECONDS = 30
 
@@ -32,46 +33,67 @@ class Outcome:
 
 
 def outbox_files(outbox: Path) -> list[Path]:
-    """Pending signed events, oldest statement first."""
+    """Pending signed events, oldest statement first (unreadable files first of all, to
+    be set aside)."""
     files = [p for p in outbox.glob("*.json") if p.is_file()]
 
     def statement_time(path: Path) -> str:
         try:
-            return str(json.loads(path.read_text(encoding="utf-8"))["event"]["at"])
-        except (ValueError, KeyError, TypeError):
+            return str(read_signed(path)["event"]["at"])
+        except (LedgerError, KeyError, TypeError):
             return ""
 
     return sorted(files, key=lambda p: (statement_time(p), p.name))
 
 
-def post_event(url: str, document: Any, token: str | None) -> tuple[int, dict[str, Any]]:
+def read_signed(path: Path) -> Any:
+    """An outbox file parsed as strictly as the server will parse it."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ValidationError(f"{path.name}: cannot read it: {exc.strerror}",
+                              field="outbox") from exc
+    return parse_input_json(raw, what=path.name)
+
+
+def post_event(url: str, body: bytes, token: str | None) -> tuple[int, dict[str, Any]]:
+    """POST a signed event's bytes, exactly as they were signed into the outbox."""
     request = urllib.request.Request(
-        url.rstrip("/") + "/api/v1/events", data=json.dumps(document).encode(),
+        url.rstrip("/") + "/api/v1/events", data=body,
         headers={"Content-Type": "application/json",
                  **({"Authorization": f"Bearer {token}"} if token else {})},
         method="POST")
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
-            return response.status, json.loads(response.read() or b"{}")
+            return response.status, _json_answer(response.read())
     except urllib.error.HTTPError as error:
-        try:
-            body = json.loads(error.read() or b"{}")
-        except ValueError:
-            body = {"message": error.reason}
-        return error.code, body
+        body_json = _json_answer(error.read())
+        return error.code, body_json or {"message": str(error.reason)}
+
+
+def _json_answer(raw: bytes) -> dict[str, Any]:
+    try:
+        answer = json.loads(raw or b"{}")
+    except (ValueError, RecursionError):
+        return {}
+    return answer if isinstance(answer, dict) else {}
 
 
 def sync_outbox(outbox: Path, url: str, token: str | None) -> list[Outcome]:
     outcomes: list[Outcome] = []
     for path in outbox_files(outbox):
         try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-            event_id = str(document["event"]["id"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ValidationError(f"{path.name}: not a signed event ({exc})",
-                                  field="outbox") from exc
+            event_id = str(read_signed(path)["event"]["id"])[:64]
+        except (LedgerError, KeyError, TypeError) as exc:
+            # Never a signed event: the server could only refuse it, so it is set aside
+            # (not left to block every later sync).
+            reason = exc.message if isinstance(exc, LedgerError) else \
+                f"{path.name}: not a signed event (no event.id)"
+            _reject(path, outbox, reason)
+            outcomes.append(Outcome(path.stem, "rejected", reason))
+            continue
         try:
-            status, body = post_event(url, document, token)
+            status, body = post_event(url, path.read_bytes(), token)
         except (urllib.error.URLError, OSError) as exc:
             outcomes.append(Outcome(event_id, "pending", f"connection failed: {exc}"))
             break  # keep this and the rest for the next sync
@@ -81,15 +103,19 @@ def sync_outbox(outbox: Path, url: str, token: str | None) -> list[Outcome]:
             outcomes.append(Outcome(event_id, "accepted" if status == 201 else "already",
                                     f"entry {seq}"))
         elif 400 <= status < 500 and status not in (401, 403, 429):
-            target = _move(path, outbox / "rejected")
-            reason = body.get("message") or json.dumps(body)
-            target.with_suffix(".reason.txt").write_text(reason + "\n", encoding="utf-8")
+            reason = str(body.get("message") or json.dumps(body))
+            _reject(path, outbox, reason)
             outcomes.append(Outcome(event_id, "rejected", reason))
         else:
             outcomes.append(Outcome(event_id, "pending",
                                     f"server answered {status}: {body.get('message', '')}"))
             break
     return outcomes
+
+
+def _reject(path: Path, outbox: Path, reason: str) -> None:
+    target = _move(path, outbox / "rejected")
+    target.with_suffix(".reason.txt").write_text(reason + "\n", encoding="utf-8")
 
 
 def _move(path: Path, folder: Path) -> Path:
@@ -130,9 +156,13 @@ def outbox_list(context: Context, outbox: Path) -> None:
     with errors_as_exit():
         rows = []
         for path in outbox_files(outbox) if outbox.is_dir() else []:
-            event = json.loads(path.read_text(encoding="utf-8"))["event"]
-            rows.append({"event": event["id"], "kind": event["kind"], "actor": event["actor"],
-                         "at": event["at"]})
+            try:
+                event = read_signed(path)["event"]
+                rows.append({"event": str(event["id"]), "kind": str(event["kind"]),
+                             "actor": str(event["actor"]), "at": str(event["at"])})
+            except (LedgerError, KeyError, TypeError):
+                rows.append({"event": path.stem, "kind": "?", "actor": "?",
+                             "at": "not a signed event"})
         context.emit(rows, lambda: table(["EVENT", "KIND", "ACTOR", "AT"],
                                          [tuple(r.values()) for r in rows]))
 
