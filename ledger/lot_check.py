@@ -22,7 +22,7 @@ from typing import Any, cast
 
 from ledger.domain.encoding import digests_equal, entry_hash_of_bytes
 from ledger.domain.merkle import inclusion_proofs, leaf_hash, verify_inclusion
-from ledger.domain.note import Checkpoint, NoteVerifier, open_note
+from ledger.domain.note import NoteVerifier, open_checkpoint
 from ledger.domain.rules import check_signature_crypto
 from ledger.errors import LedgerError
 from ledger.service import Ledger
@@ -127,8 +127,7 @@ def _check_anchor(ledger: Ledger, seqs: Sequence[int], digests: dict[int, bytes]
     signature_ok: bool | None = None
     if operator_vkey:
         try:
-            note = open_note(latest.note, [NoteVerifier.from_vkey(operator_vkey)])
-            checkpoint = Checkpoint.from_text(note.body)
+            checkpoint = open_checkpoint(latest.note, NoteVerifier.from_vkey(operator_vkey))
             signature_ok = checkpoint.size == latest.size and digests_equal(
                 checkpoint.root_hash, latest.root_hash)
         except LedgerError as exc:

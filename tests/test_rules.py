@@ -286,3 +286,28 @@ def test_a_batch_with_bad_events_appends_nothing_and_reports_each(world: World) 
     assert [i for i, _ in caught.value.failures] == [1, 2]
     assert_unchanged(world, size)
     assert world.ledger.lot("BN-0001").quantity == Decimal("100")
+
+
+def test_a_product_is_registered_once(world: World) -> None:
+    from ledger.catalogue_file import read_catalogue
+
+    again = world.sign("operator", ev.ProductRegistered(read_catalogue()[0]))
+    size = world.ledger.size()
+    with pytest.raises(RuleViolation) as caught:
+        world.ledger.append(again)
+    assert caught.value.rule == "product_unique" and caught.value.field == "body.product.code"
+    assert world.ledger.size() == size
+
+
+def test_outputs_of_one_product_share_its_yield_range(world: World) -> None:
+    world.harvest("BN-0001", quantity="600")
+    # 270 kg each is at the top of 0.30-0.45 of 600 kg; together 540 kg would be 0.90
+    with pytest.raises(RuleViolation) as caught:
+        world.transform(["BN-0001"], [("K-1", "brazil-nut-kernel", "270"),
+                                      ("K-2", "brazil-nut-kernel", "270")],
+                        by="assoc-cachoeira")
+    assert caught.value.rule == "yield_out_of_range" and caught.value.lot == "K-2"
+    # 120 kg each is below the range alone, 240 kg (0.40) together is within it
+    world.transform(["BN-0001"], [("K-1", "brazil-nut-kernel", "120"),
+                                  ("K-2", "brazil-nut-kernel", "120")], by="assoc-cachoeira")
+    assert world.ledger.lot("K-2").quantity == Decimal("120")

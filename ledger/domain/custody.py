@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from ledger.domain.catalogue import Product, check_yield
+from ledger.domain.catalogue import Product, Transformation, check_yield
 from ledger.domain.events import (
     Event,
     LotAdjusted,
@@ -290,6 +290,9 @@ def _transformed(event: Event, body: LotTransformed, view: LedgerView) -> Effect
     product = _product(source.product, "body.inputs", view, source.lot_id)
     total_in = sum((lot.quantity for lot in inputs), Decimal(0))
     created = []
+    # Outputs of one product share its yield range: their sum must lie within it (twenty
+    # outputs each at the top of the range would otherwise make mass from nothing).
+    by_product: dict[str, tuple[Transformation, Decimal, int]] = {}
     for i, out in enumerate(body.outputs):
         field = f"body.outputs[{i}]"
         _new_lot_id(out.lot, f"{field}.lot", view)
@@ -300,15 +303,19 @@ def _transformed(event: Event, body: LotTransformed, view: LedgerView) -> Effect
             raise RuleViolation("transformation_allowed", f"{field}.product: the catalogue does "
                                 f"not allow {source.product} -> {out.product} by "
                                 f"{body.process!r}", field=f"{field}.product", lot=out.lot)
-        try:
-            check_yield(rule, total_in, out.quantity)
-        except RuleViolation as exc:
-            raise RuleViolation(exc.rule, f"{field}.quantity: {exc.message}",
-                                field=f"{field}.quantity", lot=out.lot) from exc
+        _, so_far, _ = by_product.get(out.product, (rule, Decimal(0), i))
+        by_product[out.product] = (rule, so_far + out.quantity, i)
         created.append(LotRecord(out.lot, out.product, out.quantity,
                                  target.unit, event.actor, LotStatus.ACTIVE,
                                  _common([lot.season for lot in inputs]),
                                  _common([lot.community for lot in inputs])))
+    for rule, quantity, last in by_product.values():
+        field = f"body.outputs[{last}].quantity"
+        try:
+            check_yield(rule, total_in, quantity)
+        except RuleViolation as exc:
+            raise RuleViolation(exc.rule, f"{field}: {exc.message}", field=field,
+                                lot=body.outputs[last].lot) from exc
     spent = tuple(lot.with_changes(status=LotStatus.TRANSFORMED) for lot in inputs)
     links = tuple((lot, out.lot) for lot in body.inputs for out in body.outputs)
     return Effects(lots=(*spent, *created), links=links,

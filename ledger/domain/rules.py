@@ -84,6 +84,10 @@ def decide(signed: SignedEvent, view: LedgerView, appended_at: datetime, *,
             return _key_revoked(event, body, view, signers)
         case ProductRegistered():
             _require_operator(event, view, signers)
+            if view.product(body.product.code) is not None:
+                raise RuleViolation("product_unique", f"body.product.code: product "
+                                    f"{body.product.code!r} is already registered",
+                                    field="body.product.code")
             return Effects(products=(body.product,))
     _require_actor_signature(event, event.actor, view, signers)
     return custody.decide_lot_event(event, view)

@@ -8,7 +8,7 @@ from typing import Any
 from flask import abort, current_app, g, redirect, render_template, stream_with_context, url_for
 
 from ledger.domain.merkle import verify_consistency
-from ledger.domain.note import NoteVerifier, open_note
+from ledger.domain.note import NoteVerifier, open_checkpoint
 from ledger.errors import LedgerError
 from web.auditor import bp
 from web.auditor.runs import Runs
@@ -41,7 +41,7 @@ def status() -> Any:
             signature = ("unknown", "")
         else:
             try:
-                open_note(latest.note, [verifier])
+                open_checkpoint(latest.note, verifier)  # signature and origin
                 signature = ("ok", verifier.name)
             except LedgerError as exc:
                 signature = ("bad", exc.message)
