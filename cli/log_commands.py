@@ -269,10 +269,17 @@ def import_(context: Context, path: Path, fmt: str) -> None:
         if fmt == "epcis":
             _import_epcis(context, path)
             return
+        from ledger.errors import LedgerError
         from ledger.wire.entries import load_entry
 
+        entries = []
         with path.open("rb") as lines:
-            entries = [load_entry(raw.body) for raw in read_jsonl(lines)]
+            for raw in read_jsonl(lines):
+                try:
+                    entries.append(load_entry(raw.body))
+                except LedgerError as exc:  # which line, in the one line printed
+                    raise ValidationError(f"{path.name}: line {raw.seq + 1}: {exc.message}",
+                                          field=exc.field) from exc
         count = ledger.replicate(entries)
         context.emit({"imported": count},
                      lambda: click.echo(t("imported {count} entries").format(count=count)))
@@ -280,14 +287,17 @@ def import_(context: Context, path: Path, fmt: str) -> None:
 
 def _import_epcis(context: Context, path: Path) -> None:
     from cli import keyring
-    from ledger.epcis_import import import_epcis
+    from ledger.epcis_import import ImportRefused, import_epcis
     from ledger.keystore import encrypt_private_key
+    from ledger.wire.commands import parse_input_json
 
+    document = parse_input_json(path.read_bytes(), what=path.name)  # strict, bounded depth
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise ValidationError(f"{path.name}: not JSON ({exc})", field="file") from exc
-    report = import_epcis(context.ledger(), document)
+        report = import_epcis(context.ledger(), document)
+    except ImportRefused as exc:
+        for label, problem in exc.labelled[1:]:  # the first is in the error line
+            click.echo(f"  {label}: {problem.message}", err=True)
+        raise
     passphrase = keyring.passphrase(confirm=True) if report.signers else b""
     for actor, signer in report.signers.items():
         target = keyring.key_path(actor)
