@@ -118,15 +118,19 @@ class Checkpointer:
 
     ``find_signer`` returns the operator's note signer, or None when this server holds
     no usable key: then nothing is signed, that is logged once, and the key is looked
-    for again every minute (an operator may store one meanwhile).
+    for again every minute (an operator may store one meanwhile). ``still_valid`` is
+    asked every minute whether the key found may still sign (a rotation or revocation
+    of the operator's key ends it).
     """
 
     def __init__(self, ledger: Ledger, find_signer: Callable[[], NoteSigner | None], *,
                  interval_s: float = DEFAULT_INTERVAL_S, lock: SignerLock | None = None,
                  clock: Callable[[], datetime] = utc_now,
-                 log: logging.Logger | None = None) -> None:
+                 log: logging.Logger | None = None,
+                 still_valid: Callable[[NoteSigner], bool] | None = None) -> None:
         self.ledger = ledger
         self.find_signer = find_signer
+        self.still_valid = still_valid
         self.interval_s = interval_s
         self.lock = lock or SignerLock(ledger.store.engine)
         self.clock = clock
@@ -157,19 +161,26 @@ class Checkpointer:
         return tick
 
     def _current_signer(self) -> NoteSigner | None:
-        if self._signer is None and time.monotonic() >= self._next_key_look:
-            self._next_key_look = time.monotonic() + KEY_RETRY_S  # also if this raises
-            self._signer = self.find_signer()
-            if self._signer is None:
-                if not self._told_no_key:
-                    self._told_no_key = True
-                    self.log.warning(
-                        "checkpointer: no operator key on this server, so no checkpoint is "
-                        "signed automatically and new lots stay 'waiting for the next "
-                        "checkpoint' (give the operator account a server-held key that "
-                        "matches TRILHA_OPERATOR_VKEY, or run trilha checkpoint sign)")
-            elif self._told_no_key:
-                self.log.warning("checkpointer: found an operator key; signing resumes")
+        now = time.monotonic()
+        if now < self._next_key_look:
+            return self._signer
+        self._next_key_look = now + KEY_RETRY_S  # also if what follows raises
+        if self._signer is not None:
+            if self.still_valid is None or self.still_valid(self._signer):
+                return self._signer
+            self.log.warning("checkpointer: the operator key this server signed with is no "
+                             "longer current (rotated or revoked); looking for another")
+        self._signer = self.find_signer()
+        if self._signer is None and not self._told_no_key:
+            self._told_no_key = True
+            self.log.warning(
+                "checkpointer: no operator key on this server, so no checkpoint is signed "
+                "automatically and new lots stay 'waiting for the next checkpoint' (give "
+                "the operator account a server-held key that matches TRILHA_OPERATOR_VKEY, "
+                "or run trilha checkpoint sign)")
+        elif self._signer is not None and self._told_no_key:
+            self._told_no_key = False
+            self.log.warning("checkpointer: found an operator key; signing resumes")
         return self._signer
 
     def run(self) -> None:

@@ -268,3 +268,29 @@ def test_two_processes_never_sign_one_size_twice_nor_fork(world: World, db_url: 
     assert not [size for size, count in Counter(signed).items() if count > 1]
     assert sorted(signed) == check_no_fork(world.ledger, signer)
     assert world.ledger.latest_checkpoint().size == world.ledger.size()  # type: ignore[union-attr]
+
+
+def test_a_rotated_out_operator_key_stops_signing(world: World, monkeypatch: pytest.MonkeyPatch,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    from ledger import checkpointer as module
+    from ledger.domain import events as ev
+    from tests.builders import new_signer
+
+    monkeypatch.setattr(module, "KEY_RETRY_S", 0.0)  # re-check the key on every pass
+    ledger, old = world.ledger, operator_signer(world)
+
+    def held_key() -> NoteSigner | None:  # the server holds only the old key
+        return old if is_operator_key(ledger, old, None) else None
+
+    checkpointer = Checkpointer(ledger, held_key, interval_s=1e-6,
+                                still_valid=lambda s: is_operator_key(ledger, s, None))
+    assert checkpointer.tick().signed == ledger.size()
+    new = new_signer()
+    world.append("operator", ev.KeyRotated(ev.ActorId("operator"),
+                                           world.signers["operator"].key_id,
+                                           new.public_key_raw), extra=(new,))
+    with caplog.at_level(logging.WARNING):
+        tick = checkpointer.tick()
+    assert tick.signed is None and ledger.latest_checkpoint().size < ledger.size()  # type: ignore[union-attr]
+    messages = " ".join(r.getMessage() for r in caplog.records)
+    assert "no longer current" in messages and "no operator key" in messages

@@ -52,9 +52,11 @@ def start_checkpointer(app: Flask) -> Checkpointer:
             return running
         with app.app_context():
             ledger = get_ledger()
-        checkpointer = Checkpointer(ledger, lambda: find_signer(app, ledger),
-                                    interval_s=float(app.config["CHECKPOINT_INTERVAL_S"]),
-                                    log=app.logger)
+        checkpointer = Checkpointer(
+            ledger, lambda: find_signer(app, ledger),
+            interval_s=float(app.config["CHECKPOINT_INTERVAL_S"]), log=app.logger,
+            still_valid=lambda signer: is_operator_key(ledger, signer,
+                                                       app.config.get("OPERATOR_VKEY")))
         app.extensions[EXTENSION] = checkpointer.start()
         return checkpointer
 
