@@ -287,17 +287,12 @@ def import_(context: Context, path: Path, fmt: str) -> None:
 
 def _import_epcis(context: Context, path: Path) -> None:
     from cli import keyring
-    from ledger.epcis_import import ImportRefused, import_epcis
+    from ledger.epcis_import import import_epcis
     from ledger.keystore import encrypt_private_key
     from ledger.wire.commands import parse_input_json
 
     document = parse_input_json(path.read_bytes(), what=path.name)  # strict, bounded depth
-    try:
-        report = import_epcis(context.ledger(), document)
-    except ImportRefused as exc:
-        for label, problem in exc.labelled[1:]:  # the first is in the error line
-            click.echo(f"  {label}: {problem.message}", err=True)
-        raise
+    report = import_epcis(context.ledger(), document)
     passphrase = keyring.passphrase(confirm=True) if report.signers else b""
     for actor, signer in report.signers.items():
         target = keyring.key_path(actor)

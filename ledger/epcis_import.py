@@ -60,7 +60,7 @@ class ImportRefused(LedgerError):
                          f"(first, {first_label}: {first.message})", field=first.field,
                          lot=first.lot)
         self.failures = [(index, exc) for index, (_, exc) in enumerate(failures)]
-        self.labelled = failures
+        self.errors = {label: [exc.message] for label, exc in failures}
 
 
 def _actor_id(uri: Any) -> str:
