@@ -1,0 +1,453 @@
+"""One rule path for every door: an event is appended iff the verifier accepts the log
+with it, and no input crashes a door.
+
+The doors (tests/doors.py): API signed events, API operations, workspace forms, CLI
+flags, batch files (CSV, JSON, YAML), JSON Lines import, EPCIS import and ``trilha
+sync``. The oracle is :func:`ledger.verification.verify_log` over the log's own bytes
+with the candidate entry appended (built with the lot_prev the log sets). When a door
+refuses, the ledger keeps its size and head and the answer is a 4xx or exit 3/4 with one
+line; when it appends, the exported log still verifies.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli
+from ledger.domain import events as ev
+from ledger.domain.measures import Quantity
+from ledger.epcis import export_epcis
+from ledger.service import Ledger
+from ledger.wire.events import dump_signed_event
+from tests.builders import FakeClock, World, origin, valuation
+from tests.doors import (
+    EVENT_DOORS,
+    FORM_DOORS,
+    Doors,
+    Outcome,
+    RawJson,
+    make_doors,
+    render_json,
+    sign_document,
+)
+
+POINT = {"type": "Point", "coordinates": [-68.512345, -10.654321]}
+SQUARE = {"type": "Polygon", "coordinates": [[[-68.5, -10.6], [-68.4, -10.6], [-68.4, -10.5],
+                                              [-68.5, -10.5], [-68.5, -10.6]]]}
+BOWTIE = {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]}
+
+
+def huge_polygon() -> dict[str, Any]:
+    """A simple ring of 100,000 points (only its size is wrong), with no integral
+    coordinate (which would send JCS down its slow path)."""
+    ring = [[round(-68.1234567 + 0.01 * math.cos(2 * math.pi * i / 100_000), 7),
+             round(-10.1234567 + 0.01 * math.sin(2 * math.pi * i / 100_000), 7)]
+            for i in range(100_000)]
+    return {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
+
+
+_OVER = [[-68.0 - 0.001 * math.cos(2 * math.pi * i / 5001) + 1e-7,
+          -10.0 - 0.001 * math.sin(2 * math.pi * i / 5001) + 1e-7] for i in range(5000)]
+DEEP = RawJson('{"type": "Point", "coordinates": ' + "[" * 10_000 + "]" * 10_000 + "}")
+
+# Plot geometries that no door may accept, each named for the report.
+HOSTILE_GEOMETRY: dict[str, Any] = {
+    "self-crossing polygon": BOWTIE,
+    "latitude -100.6": {"type": "Point", "coordinates": [-60.1, -100.6]},
+    "coordinate 1e308": {"type": "Point", "coordinates": [1e308, 1]},
+    "coordinate NaN": {"type": "Point", "coordinates": [math.nan, 1]},
+    "coordinate Infinity": {"type": "Point", "coordinates": [math.inf, 1]},
+    "coordinate beyond 64 bits": {"type": "Point", "coordinates": [2**70, 1]},
+    "coordinate of 400 digits": {"type": "Point", "coordinates": [10**400, 1]},
+    "unknown geometry type": {"type": "Circle", "coordinates": [1, 2]},
+    "geometry a list": [1, 2],
+    "geometry a number": 5,
+    "geometry text that is not JSON": "POINT (1 2)",
+    "extra member": {**POINT, "crs": "EPSG:4326"},
+    "5,001 points (one over the limit)": {"type": "Polygon",
+                                          "coordinates": [[*_OVER, _OVER[0]]]},
+    "10,000 levels of nesting": DEEP,
+    "ring not closed": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1]]]},
+    "ring of three positions": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [0, 0]]]},
+    "duplicate member names": RawJson('{"type": "Point", "type": "Polygon", '
+                                      '"coordinates": [1, 2]}'),
+}
+# Harvest fields that no door may accept.
+HOSTILE_HARVEST: dict[str, dict[str, Any]] = {
+    **{f"geometry: {name}": {"geometry": value} for name, value in HOSTILE_GEOMETRY.items()},
+    "NUL in a text": {"community": "Seringal\x00Cachoeira"},
+    "control character": {"territory": "RESEX\x1b[31m"},
+    "over-long text": {"community": "x" * 100_000},
+    "Unicode digit": {"quantity": "²"},
+    "Arabic-Indic digits": {"quantity": "١٢٣"},
+    "integer beyond 64 bits": {"quantity": str(2**64 + 1)},
+    "zero quantity": {"quantity": "0"},
+    "negative quantity": {"quantity": "-1"},
+    "7 decimals": {"quantity": "1.1234567"},
+    "shares of 99.99%": {"shares": ["hv-g:harvesters:89.99", "fund:community_fund:10"]},
+    "shares of 100.01%": {"shares": ["hv-g:harvesters:90.01", "fund:community_fund:10"]},
+    "a share of 0%": {"shares": ["hv-g:harvesters:100", "fund:community_fund:0"]},
+    "a thousandth of a percent": {"shares": ["hv-g:harvesters:89.999",
+                                             "fund:community_fund:10.001"]},
+    "unknown product": {"product": "cupuacu-butter"},
+    "NUL in the product": {"product": "brazil-nut\x00-in-shell"},
+    "lot code of 21 characters": {"lot": "L" * 21},
+    "lot code with #": {"lot": "BN#1"},
+    "impossible date": {"harvest_end": "2024-02-30"},
+    "date in the future": {"harvest_end": "2030-01-01"},
+    "end before start": {"harvest_start": "2024-12-02", "harvest_end": "2024-12-01"},
+    "price finer than the currency": {"price": "441.035"},
+    "unknown currency": {"currency": "ZZZ"},
+    "three-letter country": {"country": "BRA"},
+    "full-width season": {"season": "２０２４"},
+    "a harvester's name": {"harvesters": ["Maria da Silva"]},
+    "EUDR product without its plot": {"product": "natural-rubber-cernambi"},
+}
+
+
+@pytest.fixture
+def doors(world: World, db_url: str, tmp_path: Path,
+          monkeypatch: pytest.MonkeyPatch) -> Doors:
+    return make_doors(world, db_url, tmp_path, monkeypatch)
+
+
+def harvest_form(doors: Doors, **changes: Any) -> dict[str, Any]:
+    form: dict[str, Any] = {
+        "lot": doors.fresh_lot("H"), "product": "brazil-nut-in-shell", "quantity": "120.5",
+        "season": "2024", "harvest_start": "2024-11-02", "harvest_end": "2024-12-01",
+        "community": "Seringal Cachoeira", "territory": "RESEX Chico Mendes", "country": "BR",
+        "plot": "colocação 7", "area_ha": "3.5", "geometry": POINT,
+        "harvesters": ["hv-3f9a2c", "hv-81d0e4"], "price": "441.03", "currency": "BRL",
+        "shares": ["hv-g:harvesters:90", "fund:community_fund:10"]}
+    form.update(changes)
+    return form
+
+
+def held_lot(doors: Doors, quantity: str = "100") -> str:
+    lot = doors.fresh_lot("S")
+    doors.world.harvest(lot, quantity=quantity)
+    return lot
+
+
+def in_transit_lot(doors: Doors) -> tuple[str, ev.EventId]:
+    lot = held_lot(doors)
+    sent = doors.world.dispatch(lot, "coop", by="assoc-cachoeira")
+    return lot, ev.EventId(sent.event_id)
+
+
+def base_form(doors: Doors, kind: str) -> tuple[str, dict[str, Any]]:
+    """(actor, a valid input form of ``kind``) against the world as it is now."""
+    assoc = "assoc-cachoeira"
+    if kind == "harvest":
+        return assoc, harvest_form(doors)
+    if kind == "dispatch":
+        return assoc, {"lot": held_lot(doors), "to": "coop", "price": "441.03",
+                       "currency": "BRL", "shares": ["hv-g:harvesters:100"]}
+    if kind in ("receive", "refuse"):
+        lot, _ = in_transit_lot(doors)
+        return "coop", {"lot": lot, **({"reason": "too wet"} if kind == "refuse" else {})}
+    if kind == "split":
+        lot = held_lot(doors)
+        return assoc, {"lot": lot, "children": f"{lot}-A=60.5,{lot}-B=39.5"}
+    if kind == "merge":
+        return assoc, {"lots": [held_lot(doors), held_lot(doors)],
+                       "into": doors.fresh_lot("M")}
+    if kind == "transform":
+        return assoc, {"inputs": [held_lot(doors)], "process": "shelling-drying",
+                       "outputs": [f"{doors.fresh_lot('K')}:brazil-nut-kernel:40"]}
+    assert kind == "adjust"
+    return assoc, {"lot": held_lot(doors), "loss": "1.5", "reason": "moisture",
+                   "note": "dried in the shed"}
+
+
+def check_door(doors: Doors, outcome: Outcome, expected: bool,
+               before: tuple[int, bytes]) -> None:
+    """The property: appended iff expected (the verifier's verdict), and then the whole
+    log verifies; refused cleanly with the ledger unchanged otherwise."""
+    assert outcome.crashed is None, f"{outcome.door} crashed: {outcome.crashed!r}"
+    if expected:
+        assert outcome.appended == 1, (outcome.door, outcome.status, outcome.message)
+        report = doors.verify()
+        assert report.ok, [str(f) for f in report.findings]
+    elif not outcome.already:
+        outcome.check_clean_refusal()
+        assert doors.head() == before
+
+
+# -- focused: every door, the hostile values of the issue -------------------------------
+
+
+MOVEMENTS = ("dispatch", "receive", "refuse", "split", "merge", "transform", "adjust")
+HOSTILE_OTHER_KINDS: list[tuple[str, dict[str, Any]]] = [
+    ("dispatch", {"to": "nobody"}), ("dispatch", {"to": "assoc-cachoeira"}),
+    ("dispatch", {"shares": ["hv-g:harvesters:99.99"]}), ("dispatch", {"price": "-1"}),
+    ("receive", {"lot": "NO-SUCH-LOT"}), ("receive", {"dispatch": "not-a-uuid"}),
+    ("refuse", {"reason": "\x00"}),
+    ("split", {"children": "X-1=60,X-1=40"}), ("split", {"children": "X-1=100"}),
+    ("split", {"children": "X-1=60,X-2=39"}), ("split", {"children": "X-1=1e2,X-2=0"}),
+    ("split", {"children": [{"lot": ["x"], "quantity": "1"}]}),
+    ("merge", {"lots": ["NO-SUCH-LOT", "NOR-THIS"]}), ("merge", {"into": "L" * 21}),
+    ("transform", {"outputs": ["K-9:brazil-nut-kernel:90"]}),  # yield 0.9: out of range
+    ("transform", {"process": "alchemy"}), ("transform", {"outputs": "K-9:kernel"}),
+    ("adjust", {"loss": "0"}), ("adjust", {"loss": "1000"}), ("adjust", {"reason": "theft"}),
+    ("adjust", {"loss": "²"}), ("adjust", {"note": "a" * 501}),
+]
+
+
+@pytest.mark.parametrize("door", FORM_DOORS)
+def test_every_form_door_records_what_the_verifier_accepts_and_refuses_the_rest(
+        doors: Doors, door: str) -> None:
+    """The hostile values of issue 13 through each door that takes an input form: each is
+    refused cleanly, the ledger unchanged; each kind of event is recorded when valid."""
+    for name, change in HOSTILE_HARVEST.items():
+        form = harvest_form(doors, **change)
+        if name.startswith("EUDR"):
+            del form["geometry"]
+        assert not doors.oracle_for_form(door, "harvest", "assoc-cachoeira", form), name
+        before = doors.head()
+        outcome = doors.record(door, "harvest", "assoc-cachoeira", form)
+        assert outcome.crashed is None, (name, outcome.crashed)
+        outcome.check_clean_refusal()
+        assert doors.head() == before, name
+    for good in (harvest_form(doors), harvest_form(doors, geometry=SQUARE, lot="BN/1?%"),
+                 harvest_form(doors, product="natural-rubber-cernambi")):
+        before = doors.head()
+        check_door(doors, doors.record(door, "harvest", "assoc-cachoeira", good), True,
+                   before)
+    for kind in MOVEMENTS:
+        actor, form = base_form(doors, kind)
+        assert doors.oracle_for_form(door, kind, actor, form), kind
+        before = doors.head()
+        check_door(doors, doors.record(door, kind, actor, form), True, before)
+    for kind, change in HOSTILE_OTHER_KINDS:
+        if not all(doors.reads(door, kind, name) for name in change):
+            continue  # the workspace's receipt form has no dispatch field to be wrong
+        actor, form = base_form(doors, kind)
+        form.update(change)
+        assert not doors.oracle_for_form(door, kind, actor, form), (kind, change)
+        before = doors.head()
+        outcome = doors.record(door, kind, actor, form)
+        assert outcome.crashed is None, (kind, change, outcome.crashed)
+        outcome.check_clean_refusal()
+        assert doors.head() == before
+
+
+def signed_harvest(doors: Doors, **body_changes: Any) -> dict[str, Any]:
+    """A harvest's signed JSON, its body changed as given, signed again by its actor."""
+    lot = doors.fresh_lot("E")
+    signed = doors.world.sign("assoc-cachoeira", ev.LotHarvested(
+        lot=ev.LotId(lot), product="brazil-nut-in-shell",
+        quantity=Quantity(Decimal("120.5"), "KGM"), season="2024",
+        harvest_start=date(2024, 11, 2), harvest_end=date(2024, 12, 1), origin=origin(),
+        harvesters=("hv-3f9a2c",), valuation=valuation()))
+    document = copy.deepcopy(dump_signed_event(signed))
+    body = document["event"]["body"]
+    for path, value in body_changes.items():
+        target = body
+        *parents, last = path.split(".")
+        for step in parents:
+            target = target[step]
+        target[last] = value
+    return sign_document(document, doors.world, "assoc-cachoeira")
+
+
+def submit(doors: Doors, door: str, document: Any) -> tuple[Outcome, bool]:
+    """Send ``document`` through an event door; returns the outcome and the verdict."""
+    line = doors.entry_line(document, doors.next_at(1)) if not isinstance(
+        document, RawJson) else None
+    expected = doors.verifier_accepts(line)
+    raw_line = line if line is not None else _non_canonical_line(doors, document)
+    return doors.submit(door, document, line=raw_line), expected
+
+
+def _non_canonical_line(doors: Doors, document: Any) -> bytes:
+    size, head = doors.head()
+    return (f'{{"seq":{size},"prev":"{head.hex()}","appended_at":"2025-01-07T00:00:00Z",'
+            f'"lot_prev":{{}},"signed_event":{render_json(document)}}}').encode()
+
+
+@pytest.mark.parametrize("door", EVENT_DOORS)
+def test_no_event_door_appends_a_hostile_signed_event_or_crashes(doors: Doors,
+                                                                 door: str) -> None:
+    hostile: dict[str, Any] = {
+        **{f"geometry: {name}": signed_harvest(doors, **{"origin.geometry": value})
+           for name, value in HOSTILE_GEOMETRY.items()},
+        "extra member in the body": signed_harvest(doors, extra="x"),
+        "amount beyond 64 bits": signed_harvest(doors, **{"valuation.price.amount": 2**65}),
+        "amount NaN": signed_harvest(doors, **{"valuation.price.amount": math.nan}),
+        "share of 0 bp": signed_harvest(doors, **{"valuation.split": [
+            {"party": "hv-group-1", "role": "harvesters", "share_bp": 10000,
+             "amount": 36600}, {"party": "fund", "role": "community_fund", "share_bp": 0,
+                                "amount": 0}]}),
+        "quantity with 7 decimals": signed_harvest(doors, **{"quantity.value": "1.1234567"}),
+        "Unicode digits": signed_harvest(doors, **{"quantity.value": "١٢٣"}),
+        "trailing newline in a text": signed_harvest(doors, **{"origin.community": "C\n"}),
+        "NUL": signed_harvest(doors, **{"origin.territory": "R\x00"}),
+        "unknown product": signed_harvest(doors, product="cupuacu-butter"),
+        "lot code of 21 characters": signed_harvest(doors, lot="L" * 21),
+        "impossible date": signed_harvest(doors, **{"harvest.end": "2024-02-30"}),
+        "date in the future": signed_harvest(doors, **{"harvest.end": "2030-01-01"}),
+        "10,000 levels": RawJson("[" * 10_000 + "]" * 10_000),
+        "not an object": [1, 2, 3],
+        "signature of another event": {**signed_harvest(doors), "signatures":
+                                       signed_harvest(doors)["signatures"]},
+    }
+    valid = signed_harvest(doors)
+    event_text = json.dumps(valid["event"])
+    hostile["repeated member name"] = RawJson(
+        '{"event": ' + event_text[:-1] + f', "id": "{valid["event"]["id"]}"' + "}, "
+        '"signatures": ' + json.dumps(valid["signatures"]) + "}")
+    for name, document in hostile.items():
+        before = doors.head()
+        outcome, expected = submit(doors, door, document)
+        assert not expected, name
+        assert outcome.crashed is None, (name, outcome.crashed)
+        outcome.check_clean_refusal()
+        assert doors.head() == before, name
+    outcome, expected = submit(doors, door, valid)
+    assert expected and outcome.appended == 1, (outcome.status, outcome.message)
+    # The same id again: with other content it is refused (event_id_unique), the very
+    # same signed event is not appended twice (the API answers with the entry it holds).
+    reused = signed_harvest(doors)
+    reused["event"]["id"] = valid["event"]["id"]
+    reused = sign_document(reused, doors.world, "assoc-cachoeira")
+    for document in (reused, valid):
+        before = doors.head()
+        outcome, expected = submit(doors, door, document)
+        assert not expected and outcome.appended == 0 and doors.head() == before
+        assert outcome.crashed is None
+        if not outcome.already:
+            outcome.check_clean_refusal()
+    assert doors.verify().ok
+
+
+@pytest.fixture
+def sqlite_doors(sqlite_url: str, tmp_path: Path,
+                 monkeypatch: pytest.MonkeyPatch) -> Iterator[Doors]:
+    clock = FakeClock()
+    world = World.with_chain(Ledger.open(sqlite_url, clock=clock), clock)
+    yield make_doors(world, sqlite_url, tmp_path, monkeypatch)
+    world.ledger.close()
+
+
+def test_a_100000_point_polygon_is_refused_by_every_door(sqlite_doors: Doors) -> None:
+    # Refused before any storage (the API at its 1 MiB body limit with 413, a CSV cell at
+    # its 1 MiB limit, the others by the rule geometry_valid), so SQLite speaks for both
+    # backends. Not the YAML file: PyYAML takes seconds over 4 MB, then it is batch_json.
+    doors = sqlite_doors
+    polygon = huge_polygon()
+    document = signed_harvest(doors, **{"origin.geometry": polygon})
+    line = doors.entry_line(document, doors.next_at(1))
+    for door in (*FORM_DOORS[:-1], *EVENT_DOORS):
+        before = doors.head()
+        if door in FORM_DOORS:
+            outcome = doors.record(door, "harvest", "assoc-cachoeira",
+                                   harvest_form(doors, geometry=polygon))
+        else:
+            outcome = doors.submit(door, document, line=line)
+        outcome.check_clean_refusal()
+        assert doors.head() == before
+        assert outcome.status == 413 or any(why in outcome.message for why in (
+            "5000 positions", "exceeds the capacity limit", "field limit")), \
+            (door, outcome.message)
+
+
+def _epcis_source(sqlite_url: str) -> dict[str, Any]:
+    """An EPCIS export of a harvest, its dispatch, receipt and a loss: every later event
+    depends on the harvest, so a harvest that does not map leaves nothing to import."""
+    clock = FakeClock()
+    world = World.with_chain(Ledger.open(sqlite_url, clock=clock), clock)
+    world.harvest("P-1", origin=origin(geometry=SQUARE, area_ha=Decimal("12")))
+    sent = world.dispatch("P-1", "coop", by="assoc-cachoeira")
+    world.receive("P-1", sent, by="coop")
+    world.adjust("P-1", "-2", by="coop")
+    document = export_epcis(world.ledger)
+    world.ledger.close()
+    return document
+
+
+def _on_harvest(path: str, value: Any) -> Any:
+    def change(document: dict[str, Any]) -> Any:
+        target = document["epcisBody"]["eventList"][0]
+        *parents, last = path.split("/")
+        for step in parents:
+            target = target[int(step) if step.isdigit() else step]
+        if value is _DELETE:
+            del target[last]
+        else:
+            target[last] = value
+        return document
+    return change
+
+
+_DELETE = object()
+HOSTILE_EPCIS: dict[str, Any] = {
+    # The geometry rule itself is held at every door above; here, one of each way in.
+    **{f"geometry: {name}": _on_harvest("ilmd/trilha:geometry", HOSTILE_GEOMETRY[name])
+       for name in ("self-crossing polygon", "coordinate NaN", "geometry a list",
+                    "10,000 levels of nesting", "duplicate member names")},
+    "quantity NaN": _on_harvest("quantityList/0/quantity", math.nan),
+    "quantity 1e400": _on_harvest("quantityList/0/quantity", RawJson("1e400")),
+    "quantity true": _on_harvest("quantityList/0/quantity", True),
+    "quantity a Unicode digit": _on_harvest("quantityList/0/quantity", "²"),
+    "quantity negative": _on_harvest("quantityList/0/quantity", -1),
+    "quantity with 7 decimals": _on_harvest("quantityList/0/quantity", 1e-7),
+    "quantity beyond 64 bits": _on_harvest("quantityList/0/quantity", 2**70),
+    "a billion harvesters": _on_harvest("ilmd/trilha:harvesters", 10**9),
+    "harvesters as text": _on_harvest("ilmd/trilha:harvesters", "3"),
+    "no time zone": _on_harvest("eventTime", "2025-01-01T00:00:00"),
+    "impossible time": _on_harvest("eventTime", "2025-02-30T00:00:00Z"),
+    "time a number": _on_harvest("eventTime", 5),
+    "eventID not a UUID": _on_harvest("eventID", "urn:uuid:not-a-uuid"),
+    "party not a URI": _on_harvest("trilha:actor", 5),
+    "NUL in the community": _on_harvest("ilmd/trilha:community", "Cachoeira\x00"),
+    "no ILMD": _on_harvest("ilmd", _DELETE),
+    "unknown unit": _on_harvest("quantityList/0/uom", "XYZ"),
+    "lot class a number": _on_harvest("quantityList/0/epcClass", 5),
+    "shares of 99.99%": _on_harvest("trilha:benefitSplit/split/0/share_bp", 6999),
+    "amount beyond 64 bits": _on_harvest("trilha:benefitSplit/price/amount", 2**65),
+    "harvest in the future": _on_harvest("ilmd/trilha:harvestEnd", "2030-01-01"),
+    "not an object": lambda document: [document],
+    "event list not a list": lambda document: {**document, "epcisBody": {"eventList": 5}},
+}
+
+
+def test_the_epcis_import_refuses_hostile_documents_whole(db_url: str, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    """An EPCIS document whose harvest does not map, or breaks a rule, imports nothing
+    (each later event depends on it), with one clean error line; the valid one imports
+    and verifies. The target is the backend under test, kept empty by every refusal."""
+    monkeypatch.setenv("TRILHA_KEYS_DIR", str(tmp_path / "keys"))
+    monkeypatch.setenv("TRILHA_PASSPHRASE", "correct horse")
+    source = _epcis_source(f"sqlite:///{tmp_path / 'source.sqlite'}")
+    target = Ledger.open(db_url)
+    runner = CliRunner()
+    path = tmp_path / "document.json"
+    for name, change in HOSTILE_EPCIS.items():
+        path.write_text(render_json(change(copy.deepcopy(source))), encoding="utf-8")
+        result = runner.invoke(cli, ["--db", db_url, "import", "--format", "epcis",
+                                     str(path)], catch_exceptions=True)
+        assert result.exception is None or isinstance(result.exception, SystemExit), \
+            (name, result.exception)
+        assert result.exit_code in (3, 4), (name, result.exit_code, result.output)
+        assert result.stderr.startswith("error: ") and "Traceback" not in result.output
+        assert target.size() == 0, name
+    path.write_text(json.dumps(source), encoding="utf-8")
+    result = runner.invoke(cli, ["--db", db_url, "--json", "import", "--format", "epcis",
+                                 str(path)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"imported": 4, "unmapped": []}
+    assert target.verify(workers=1).ok
+    assert target.lot("P-1").quantity == Decimal("98")
+    target.close()
