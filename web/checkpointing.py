@@ -2,8 +2,9 @@
 
 ``trilha serve`` starts it with the app; under gunicorn each worker starts its own on its
 first request (threads do not survive gunicorn's fork, and a ledger opened before the
-fork must not be shared), and the signer lock lets only one of them sign at a time. Test
-apps (``TESTING``) run none unless their config sets ``CHECKPOINTER``.
+fork must not be shared), and the signer lock lets only one of them sign at a time. An app
+given its config (``create_app(mapping)``: tests, the benchmark) runs none unless that
+config sets ``CHECKPOINTER``.
 
 The key: the one ``trilha serve`` passes in (``CHECKPOINT_KEY``, from the keyring), else
 the server-held key of an operator account (opened with ``KEY_PASSPHRASE``). Either must

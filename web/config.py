@@ -75,8 +75,9 @@ def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
         app.config.from_mapping(test_config)
     app.config["CHECKPOINT_INTERVAL_S"] = _interval("TRILHA_CHECKPOINT_INTERVAL_S",
                                                     app.config["CHECKPOINT_INTERVAL_S"])
-    # Serving processes sign checkpoints by themselves; test apps only when asked to.
-    app.config.setdefault("CHECKPOINTER", not app.config.get("TESTING"))
+    # A serving app (gunicorn's create_app(), trilha serve) signs checkpoints by itself;
+    # an app given its config (tests, the benchmark) only when that config asks.
+    app.config.setdefault("CHECKPOINTER", test_config is None)
     production = app.config["ENV_NAME"] == "production"
     app.config.setdefault("SESSION_COOKIE_SECURE", production)
     app.config["SESSION_COOKIE_SECURE"] = production or app.config.get(

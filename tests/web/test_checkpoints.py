@@ -65,6 +65,16 @@ def test_the_interval_defaults_to_ten_seconds_and_reads_the_environment(
     assert create_app({"TESTING": True}).config["CHECKPOINT_INTERVAL_S"] == 2.5
 
 
+def test_the_serving_factory_signs_and_an_app_given_its_config_does_not(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+    monkeypatch.setenv("TRILHA_DATABASE_URL", f"sqlite:///{tmp_path}/ledger.sqlite")
+    served = create_app()  # what gunicorn runs: 'web:create_app()'
+    assert served.config["CHECKPOINTER"] is True
+    assert served.extensions[EXTENSION] is None  # started by a request, not by the factory
+    assert create_app({"ENV_NAME": "production", "SECRET_KEY": "s" * 32,
+                       "KEY_PASSPHRASE": "k" * 20}).config["CHECKPOINTER"] is False
+
+
 def test_test_apps_sign_nothing_unless_asked(app: Flask, client: FlaskClient,
                                              world: World) -> None:
     world.harvest("BN-1")
