@@ -61,7 +61,7 @@ class ProjectionAudit:
         position = fetch_all(reads.connection, "SELECT next_seq, next_fact FROM "
                              "indicator_position WHERE id = 1", ())
         self.until = int(position[0][0]) if position else 0
-        self.log_size = reads.size()
+        self.log_size = reads.entries_held()
         products: Mapping[str, Product] = state.products
         self.catalogue = Catalogue(products, _Kinds(state))
         self.traces: MutableMapping[str, LotTrace] = {}

@@ -434,7 +434,7 @@ def audit_derived_state(store: Store, findings: Iterable[Finding] = (), *,
     audit = StateAudit()
     bad = {f.seq: f.rule for f in findings if f.seq is not None}
     with snapshot(store.engine) as reads:
-        size = reads.size()
+        size = reads.entries_held()
         scratch = ScratchFile()
         try:
             replay = _Replay(reads, scratch, audit, bad, size)

@@ -207,6 +207,13 @@ def _(chain: Chain) -> tuple[str, str]:
     return "merkle_nodes", "level=0,idx=7"
 
 
+@case("merkle node added")
+def _(chain: Chain) -> tuple[str, str]:
+    tamper(chain, ("INSERT INTO merkle_nodes (level, idx, hash) VALUES (30, 0, :h)",
+                   {"h": bytes(32)}))
+    return "merkle_nodes", "level=30,idx=0"
+
+
 @case("actor renamed")
 def _(chain: Chain) -> tuple[str, str]:
     tamper(chain, ("UPDATE actors SET name = 'Someone else' WHERE actor_id = 'coop'", {}))
@@ -372,6 +379,13 @@ def test_a_change_to_any_column_is_named_whatever_columns_the_table_gains(
         tamper(chain, (f"UPDATE {table.name} SET {column.name} = :v WHERE {by_key}",
                        {"v": before, **key}))
     assert audit_derived_state(chain.world.ledger.store).ok
+
+
+def test_a_missing_log_head_is_named(chain: Chain) -> None:
+    """(Ledger.verify itself cannot run without that row: it reads the head first.)"""
+    tamper(chain, ("DELETE FROM log_head", {}))
+    [difference] = audit_derived_state(chain.world.ledger.store).differences
+    assert (difference.table, difference.key, difference.found) == ("log_head", "1", "no row")
 
 
 def test_a_dispatch_by_a_non_custodian_after_the_custodian_was_tampered(chain: Chain) -> None:

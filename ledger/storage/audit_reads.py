@@ -147,9 +147,15 @@ class AuditReads:
             levels.append(int(row[0][0]))
 
     def size(self) -> int:
-        """The log's size as its head row says."""
-        return int(fetch_all(self.connection, "SELECT size FROM log_head WHERE id = 1",
-                             ())[0][0])
+        """The log's size as its head row says (0 if the row is gone)."""
+        row = fetch_all(self.connection, "SELECT size FROM log_head WHERE id = 1", ())
+        return int(row[0][0]) if row and isinstance(row[0][0], int) else 0
+
+    def entries_held(self) -> int:
+        """One more than the highest stored sequence number (the primary key's end): how
+        large the replay will be, whatever the head row says."""
+        row = fetch_all(self.connection, "SELECT max(seq) FROM entries", ())
+        return 0 if row[0][0] is None else int(row[0][0]) + 1
 
     def checkpoint_roots(self) -> dict[int, bytes]:
         """Tree size -> root hash of every stored checkpoint (few: read at once)."""
