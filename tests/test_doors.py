@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import os
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -22,9 +23,13 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+from hypothesis.control import currently_in_test_context
 
 from cli.main import cli
 from ledger.domain import events as ev
+from ledger.domain.encoding import canonical_bytes
 from ledger.domain.measures import Quantity
 from ledger.epcis import export_epcis
 from ledger.service import Ledger
@@ -36,83 +41,25 @@ from tests.doors import (
     Doors,
     Outcome,
     RawJson,
+    check_compiled_agrees,
+    iter_pairs,
     make_doors,
     render_json,
     sign_document,
 )
-
-POINT = {"type": "Point", "coordinates": [-68.512345, -10.654321]}
-SQUARE = {"type": "Polygon", "coordinates": [[[-68.5, -10.6], [-68.4, -10.6], [-68.4, -10.5],
-                                              [-68.5, -10.5], [-68.5, -10.6]]]}
-BOWTIE = {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]}
-
-
-def huge_polygon() -> dict[str, Any]:
-    """A simple ring of 100,000 points (only its size is wrong), with no integral
-    coordinate (which would send JCS down its slow path)."""
-    ring = [[round(-68.1234567 + 0.01 * math.cos(2 * math.pi * i / 100_000), 7),
-             round(-10.1234567 + 0.01 * math.sin(2 * math.pi * i / 100_000), 7)]
-            for i in range(100_000)]
-    return {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
-
-
-_OVER = [[-68.0 - 0.001 * math.cos(2 * math.pi * i / 5001) + 1e-7,
-          -10.0 - 0.001 * math.sin(2 * math.pi * i / 5001) + 1e-7] for i in range(5000)]
-DEEP = RawJson('{"type": "Point", "coordinates": ' + "[" * 10_000 + "]" * 10_000 + "}")
-
-# Plot geometries that no door may accept, each named for the report.
-HOSTILE_GEOMETRY: dict[str, Any] = {
-    "self-crossing polygon": BOWTIE,
-    "latitude -100.6": {"type": "Point", "coordinates": [-60.1, -100.6]},
-    "coordinate 1e308": {"type": "Point", "coordinates": [1e308, 1]},
-    "coordinate NaN": {"type": "Point", "coordinates": [math.nan, 1]},
-    "coordinate Infinity": {"type": "Point", "coordinates": [math.inf, 1]},
-    "coordinate beyond 64 bits": {"type": "Point", "coordinates": [2**70, 1]},
-    "coordinate of 400 digits": {"type": "Point", "coordinates": [10**400, 1]},
-    "unknown geometry type": {"type": "Circle", "coordinates": [1, 2]},
-    "geometry a list": [1, 2],
-    "geometry a number": 5,
-    "geometry text that is not JSON": "POINT (1 2)",
-    "extra member": {**POINT, "crs": "EPSG:4326"},
-    "5,001 points (one over the limit)": {"type": "Polygon",
-                                          "coordinates": [[*_OVER, _OVER[0]]]},
-    "10,000 levels of nesting": DEEP,
-    "ring not closed": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1]]]},
-    "ring of three positions": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [0, 0]]]},
-    "duplicate member names": RawJson('{"type": "Point", "type": "Polygon", '
-                                      '"coordinates": [1, 2]}'),
-}
-# Harvest fields that no door may accept.
-HOSTILE_HARVEST: dict[str, dict[str, Any]] = {
-    **{f"geometry: {name}": {"geometry": value} for name, value in HOSTILE_GEOMETRY.items()},
-    "NUL in a text": {"community": "Seringal\x00Cachoeira"},
-    "control character": {"territory": "RESEX\x1b[31m"},
-    "over-long text": {"community": "x" * 100_000},
-    "Unicode digit": {"quantity": "²"},
-    "Arabic-Indic digits": {"quantity": "١٢٣"},
-    "integer beyond 64 bits": {"quantity": str(2**64 + 1)},
-    "zero quantity": {"quantity": "0"},
-    "negative quantity": {"quantity": "-1"},
-    "7 decimals": {"quantity": "1.1234567"},
-    "shares of 99.99%": {"shares": ["hv-g:harvesters:89.99", "fund:community_fund:10"]},
-    "shares of 100.01%": {"shares": ["hv-g:harvesters:90.01", "fund:community_fund:10"]},
-    "a share of 0%": {"shares": ["hv-g:harvesters:100", "fund:community_fund:0"]},
-    "a thousandth of a percent": {"shares": ["hv-g:harvesters:89.999",
-                                             "fund:community_fund:10.001"]},
-    "unknown product": {"product": "cupuacu-butter"},
-    "NUL in the product": {"product": "brazil-nut\x00-in-shell"},
-    "lot code of 21 characters": {"lot": "L" * 21},
-    "lot code with #": {"lot": "BN#1"},
-    "impossible date": {"harvest_end": "2024-02-30"},
-    "date in the future": {"harvest_end": "2030-01-01"},
-    "end before start": {"harvest_start": "2024-12-02", "harvest_end": "2024-12-01"},
-    "price finer than the currency": {"price": "441.035"},
-    "unknown currency": {"currency": "ZZZ"},
-    "three-letter country": {"country": "BRA"},
-    "full-width season": {"season": "２０２４"},
-    "a harvester's name": {"harvesters": ["Maria da Silva"]},
-    "EUDR product without its plot": {"product": "natural-rubber-cernambi"},
-}
+from tests.hostile import (
+    EVENT_POOLS,
+    GENERIC,
+    HOSTILE_GEOMETRY,
+    HOSTILE_HARVEST,
+    HOSTILE_OTHER_KINDS,
+    MOVEMENTS,
+    POINT,
+    POOLS,
+    SQUARE,
+    TEXT,
+    huge_polygon,
+)
 
 
 @pytest.fixture
@@ -187,23 +134,6 @@ def check_door(doors: Doors, outcome: Outcome, expected: bool,
 # -- focused: every door, the hostile values of the issue -------------------------------
 
 
-MOVEMENTS = ("dispatch", "receive", "refuse", "split", "merge", "transform", "adjust")
-HOSTILE_OTHER_KINDS: list[tuple[str, dict[str, Any]]] = [
-    ("dispatch", {"to": "nobody"}), ("dispatch", {"to": "assoc-cachoeira"}),
-    ("dispatch", {"shares": ["hv-g:harvesters:99.99"]}), ("dispatch", {"price": "-1"}),
-    ("receive", {"lot": "NO-SUCH-LOT"}), ("receive", {"dispatch": "not-a-uuid"}),
-    ("refuse", {"reason": "\x00"}),
-    ("split", {"children": "X-1=60,X-1=40"}), ("split", {"children": "X-1=100"}),
-    ("split", {"children": "X-1=60,X-2=39"}), ("split", {"children": "X-1=1e2,X-2=0"}),
-    ("split", {"children": [{"lot": ["x"], "quantity": "1"}]}),
-    ("merge", {"lots": ["NO-SUCH-LOT", "NOR-THIS"]}), ("merge", {"into": "L" * 21}),
-    ("transform", {"outputs": ["K-9:brazil-nut-kernel:90"]}),  # yield 0.9: out of range
-    ("transform", {"process": "alchemy"}), ("transform", {"outputs": "K-9:kernel"}),
-    ("adjust", {"loss": "0"}), ("adjust", {"loss": "1000"}), ("adjust", {"reason": "theft"}),
-    ("adjust", {"loss": "²"}), ("adjust", {"note": "a" * 501}),
-]
-
-
 @pytest.mark.parametrize("door", FORM_DOORS)
 def test_every_form_door_records_what_the_verifier_accepts_and_refuses_the_rest(
         doors: Doors, door: str) -> None:
@@ -261,10 +191,28 @@ def signed_harvest(doors: Doors, **body_changes: Any) -> dict[str, Any]:
     return sign_document(document, doors.world, "assoc-cachoeira")
 
 
-def submit(doors: Doors, door: str, document: Any) -> tuple[Outcome, bool]:
-    """Send ``document`` through an event door; returns the outcome and the verdict."""
+LINE_CHANGES: dict[str, Any] = {
+    "appended_at back": lambda e: {**e, "appended_at": "2025-01-01T00:00:00Z"},
+    "no lot_prev": lambda e: {k: v for k, v in e.items() if k != "lot_prev"},
+    "lot_prev naming a lot it does not touch": lambda e: {
+        **e, "lot_prev": {**e.get("lot_prev", {}), "ZZ-1": {"seq": 0, "hash": "00" * 32}}},
+    "prev of another entry": lambda e: {**e, "prev": "00" * 32},
+    "seq skipping one": lambda e: {**e, "seq": e["seq"] + 1},
+}
+
+
+def submit(doors: Doors, door: str, document: Any,
+           line_change: str | None = None) -> tuple[Outcome, bool]:
+    """Send ``document`` through an event door; returns the outcome and the verdict. For
+    the JSON Lines import, ``line_change`` alters the entry around the event."""
     line = doors.entry_line(document, doors.next_at(1)) if not isinstance(
         document, RawJson) else None
+    if line is not None and line_change is not None:
+        line = canonical_bytes(LINE_CHANGES[line_change](json.loads(line)))
+    # The compiled fast path answers as the schemas it stands for, on this very input.
+    answered = check_compiled_agrees(json.loads(line) if line is not None else document)
+    if currently_in_test_context():
+        event("compiled path answered" if answered else "compiled path declined or refused")
     expected = doors.verifier_accepts(line)
     raw_line = line if line is not None else _non_canonical_line(doors, document)
     return doors.submit(door, document, line=raw_line), expected
@@ -451,3 +399,116 @@ def test_the_epcis_import_refuses_hostile_documents_whole(db_url: str, tmp_path:
     assert target.verify(workers=1).ok
     assert target.lot("P-1").quantity == Decimal("98")
     target.close()
+
+
+# -- the property: random and hostile input through a sampled door ---------------------
+
+# 60 examples a test and backend keep the file fast; TRILHA_DOOR_EXAMPLES=2000 looks
+# harder (each example is one door call, its oracle and, if appended, a full verify).
+PROPERTY = settings(max_examples=int(os.environ.get("TRILHA_DOOR_EXAMPLES", "60")),
+                    deadline=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                           HealthCheck.too_slow,
+                                           HealthCheck.data_too_large])
+KINDS = ("harvest", *MOVEMENTS)
+
+
+def _value(data: st.DataObject, pools: dict[str, list[Any]], name: str) -> Any:
+    pool = pools.get(name, [])
+    from_pool = bool(pool) and data.draw(st.integers(0, 3), label="from pool") != 0
+    return data.draw(st.sampled_from(pool if from_pool else GENERIC + TEXT), label=name)
+
+
+@PROPERTY
+@given(data=st.data())
+def test_a_form_door_appends_iff_the_verifier_accepts(doors: Doors,
+                                                       data: st.DataObject) -> None:
+    kind = data.draw(st.sampled_from(KINDS), label="kind")
+    door = data.draw(st.sampled_from(FORM_DOORS), label="door")
+    actor, form = base_form(doors, kind)
+    for _ in range(data.draw(st.integers(0, 3), label="mutations")):
+        name = data.draw(st.sampled_from(sorted({*form, *POOLS, "extra"})), label="field")
+        if data.draw(st.integers(0, 5), label="delete") == 0:
+            form.pop(name, None)
+        else:
+            form[name] = _value(data, POOLS, name)
+    if door in ("cli_flags", "workspace"):  # one value a field: no None for "unset"
+        form = {k: v for k, v in form.items() if v is not None}
+    expected = doors.oracle_for_form(door, kind, actor, form)
+    event(f"{door} {kind}: {'appended' if expected else 'refused'}")
+    before = doors.head()
+    check_door(doors, doors.record(door, kind, actor, form), expected, before)
+
+
+def _base_document(doors: Doors, data: st.DataObject) -> tuple[str, dict[str, Any]]:
+    """(signer, the JSON of a valid signed event) of a drawn kind."""
+    choice = data.draw(st.sampled_from(["harvest", "adjust", "dispatch", "receive"]),
+                       label="event")
+    world = doors.world
+    if choice == "harvest":
+        return "assoc-cachoeira", signed_harvest(doors)
+    if choice == "receive":
+        lot, dispatch = in_transit_lot(doors)
+        sent = doors.ledger.store.lot(lot)
+        assert sent is not None and sent.pending is not None
+        body: ev.Body = ev.LotReceived(ev.LotId(lot), dispatch, sent.pending.valuation)
+        return "coop", dump_signed_event(world.sign("coop", body))
+    lot = ev.LotId(held_lot(doors))
+    body = ev.LotAdjusted(lot, Decimal("-1"), ev.AdjustmentReason.LOSS, "rats") \
+        if choice == "adjust" else ev.LotDispatched(lot, ev.ActorId("coop"), valuation())
+    return "assoc-cachoeira", dump_signed_event(world.sign("assoc-cachoeira", body))
+
+
+def _mutate_json(document: Any, data: st.DataObject) -> Any:
+    paths = list(iter_pairs(document))
+    path = data.draw(st.sampled_from(paths), label="path")
+    parent = document
+    for step in path[:-1]:
+        parent = parent[step]
+    action = data.draw(st.sampled_from(["replace", "replace", "delete", "add"]),
+                       label="action")
+    added = data.draw(st.sampled_from(["extra", "note", "plot", "households", "gln"]),
+                      label="added")
+    value = _value(data, EVENT_POOLS, added if action == "add" else str(path[-1]))
+    if action == "delete":
+        del parent[path[-1]]
+    elif action == "add" and isinstance(parent, dict):
+        parent[added] = value
+    else:
+        parent[path[-1]] = value
+    return document
+
+
+@PROPERTY
+@given(data=st.data())
+def test_an_event_door_appends_iff_the_verifier_accepts(doors: Doors,
+                                                         data: st.DataObject) -> None:
+    door = data.draw(st.sampled_from(EVENT_DOORS), label="door")
+    signer, document = _base_document(doors, data)
+    for _ in range(data.draw(st.integers(0, 2), label="mutations")):
+        document = _mutate_json(document, data)
+    # Every draw is made whatever the world holds (it grows from one example to the
+    # next), so that hypothesis sees the same choices when it replays an example.
+    reuse = data.draw(st.integers(0, 5), label="reuse id") == 0
+    seq = data.draw(st.integers(0, 10_000), label="seq")
+    resign = data.draw(st.integers(0, 4), label="sign again") != 0
+    repeat = data.draw(st.booleans(), label="repeat")
+    line_change = data.draw(st.sampled_from([None, None, None, *LINE_CHANGES]),
+                            label="entry change")
+    inner = document.get("event") if isinstance(document, dict) else None
+    doors.refresh()
+    if reuse and isinstance(inner, dict):  # the id of an entry already in the log
+        old = json.loads(doors.bodies[seq % len(doors.bodies)])
+        inner["id"] = old["signed_event"]["event"]["id"]
+    if resign and isinstance(document, dict):
+        document = sign_document(document, doors.world, signer)
+    before = doors.head()
+    outcome, expected = submit(doors, door, document,
+                               line_change if door == "jsonl_import" else None)
+    event(f"{door}: {'appended' if expected else 'refused'}")
+    check_door(doors, outcome, expected, before)
+    if expected and repeat:
+        before = doors.head()  # the very same signed event again: never a second entry
+        outcome, expected = submit(doors, door, document)
+        assert not expected
+        check_door(doors, outcome, False, before)
