@@ -105,7 +105,7 @@ class PriceInput(Schema):
         unknown = RAISE
 
     price = DecimalText(required=True)
-    currency = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{3}$"))
+    currency = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{3}\Z"))
     shares = fields.List(fields.Nested(ShareInput), required=True,
                          validate=validate.Length(1, 20))
 
@@ -121,12 +121,12 @@ class HarvestInput(PriceInput):
     product = fields.String(required=True, validate=_PRODUCT_CODE)
     quantity = DecimalText(required=True)
     unit = fields.String(load_default=None)
-    season = fields.String(required=True, validate=validate.Regexp(r"^[0-9]{4}(/[0-9]{2})?$"))
+    season = fields.String(required=True, validate=validate.Regexp(r"^[0-9]{4}(/[0-9]{2})?\Z"))
     harvest_start = Day(required=True)
     harvest_end = Day(required=True)
     community = Text(required=True)
     territory = Text(required=True)
-    country = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{2}$"))
+    country = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{2}\Z"))
     plot = Text(load_default=None, max_length=64)
     area_ha = DecimalText(load_default=None)
     # An object (GeoJSON text from a form or flag is parsed first); its shape is the

@@ -29,7 +29,7 @@ from ledger.wire.fields import Instant, format_instant
 
 class EntrySchema(Strict):
     seq = fields.Integer(required=True, strict=True, validate=validate.Range(0, 2**53 - 1))
-    prev = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$"))
+    prev = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}\Z"))
     appended_at = Instant(required=True)
     lot_prev = fields.Dict()  # format 2; its members are read by _lot_prev
     signed_event = fields.Dict(required=True)

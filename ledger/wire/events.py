@@ -19,11 +19,11 @@ from ledger.errors import EncodingError, ValidationError
 from ledger.wire import compiled
 from ledger.wire.fields import Base64Bytes, Day, DecimalText, Instant, Text
 
-ID = r"^[a-z0-9][a-z0-9-]{1,62}$"
-PARTY = r"^[A-Za-z0-9][A-Za-z0-9._:-]{1,63}$"
-HARVESTER = r"^[A-Za-z0-9][A-Za-z0-9._-]{3,63}$"
-UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
-LOT = r"^[!\"%&'()*+,\-./0-9:;<=>?A-Z_a-z]{1,20}$"  # GS1 AI (10): CSET 82, 1..20
+ID = r"^[a-z0-9][a-z0-9-]{1,62}\Z"
+PARTY = r"^[A-Za-z0-9][A-Za-z0-9._:-]{1,63}\Z"
+HARVESTER = r"^[A-Za-z0-9][A-Za-z0-9._-]{3,63}\Z"
+UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z"
+LOT = r"^[!\"%&'()*+,\-./0-9:;<=>?A-Z_a-z]{1,20}\Z"  # GS1 AI (10): CSET 82, 1..20
 ROLES = ("harvesters", "harvester", "community_fund", "community_association", "cooperative",
          "processor", "trader", "transport", "other")
 
@@ -46,7 +46,7 @@ class Strict(Schema):
 class MoneySchema(Strict):
     amount = fields.Integer(required=True, strict=True,
                             validate=validate.Range(min=0, max=2**53 - 1))
-    currency = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{3}$"))
+    currency = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{3}\Z"))
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> Money:
@@ -93,7 +93,7 @@ class ActorRegisteredSchema(Strict):
     actor_id = _id()
     actor_kind = fields.Enum(ev.ActorKind, by_value=True, required=True)
     name = Text(required=True)
-    gln = fields.String(validate=validate.Regexp(r"^[0-9]{13}$"))
+    gln = fields.String(validate=validate.Regexp(r"^[0-9]{13}\Z"))
     public_key = Base64Bytes(required=True, size=32)
 
     @post_load
@@ -103,7 +103,7 @@ class ActorRegisteredSchema(Strict):
 
 class KeyRotatedSchema(Strict):
     actor_id = _id()
-    old_key = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{16}$"))
+    old_key = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{16}\Z"))
     new_public_key = Base64Bytes(required=True, size=32)
     grace_s = fields.Integer(strict=True, validate=validate.Range(0, 2**53 - 1))
 
@@ -114,7 +114,7 @@ class KeyRotatedSchema(Strict):
 
 class KeyRevokedSchema(Strict):
     actor_id = _id()
-    key = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{16}$"))
+    key = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{16}\Z"))
     reason = Text(required=True)
 
     @post_load
@@ -140,7 +140,7 @@ class HarvestPeriodSchema(Strict):
 class OriginSchema(Strict):
     community = Text(required=True)
     territory = Text(required=True)
-    country = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{2}$"))
+    country = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{2}\Z"))
     plot = Text(max_length=64)
     area_ha = DecimalText()
     geometry = fields.Dict()
@@ -157,9 +157,9 @@ class OriginSchema(Strict):
 
 class LotHarvestedSchema(Strict):
     lot = _lot()
-    product = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9-]+$"))
+    product = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9-]+\Z"))
     quantity = fields.Nested(QuantitySchema, required=True)
-    season = fields.String(required=True, validate=validate.Regexp(r"^[0-9]{4}(/[0-9]{2})?$"))
+    season = fields.String(required=True, validate=validate.Regexp(r"^[0-9]{4}(/[0-9]{2})?\Z"))
     harvest = fields.Nested(HarvestPeriodSchema, required=True)
     origin = fields.Nested(OriginSchema, required=True)
     harvesters = fields.List(fields.String(validate=validate.Regexp(
@@ -241,7 +241,7 @@ class LotsMergedSchema(Strict):
 
 class OutputSchema(Strict):
     lot = _lot()
-    product = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9-]+$"))
+    product = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9-]+\Z"))
     quantity = DecimalText(required=True)
 
     @post_load
@@ -251,7 +251,7 @@ class OutputSchema(Strict):
 
 class LotTransformedSchema(Strict):
     inputs = fields.List(_lot(), required=True, validate=validate.Length(1, 1000))
-    process = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9-]+$"))
+    process = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9-]+\Z"))
     outputs = fields.List(fields.Nested(OutputSchema), required=True,
                           validate=validate.Length(1, 20))
 

@@ -12,10 +12,10 @@ from marshmallow import ValidationError, fields
 from ledger.domain.encoding import b64encode
 from ledger.errors import EncodingError
 
-_DECIMAL = re.compile(r"^(0|[1-9][0-9]{0,11})(\.[0-9]{1,6})?$")
-_SIGNED_DECIMAL = re.compile(r"^-?(0|[1-9][0-9]{0,11})(\.[0-9]{1,6})?$")
-_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{6})?Z$")
-_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DECIMAL = re.compile(r"^(0|[1-9][0-9]{0,11})(\.[0-9]{1,6})?\Z")
+_SIGNED_DECIMAL = re.compile(r"^-?(0|[1-9][0-9]{0,11})(\.[0-9]{1,6})?\Z")
+_INSTANT = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{6})?Z\Z")
+_DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 

@@ -20,7 +20,7 @@ from ledger.domain.measures import UNITS
 from ledger.errors import ValidationError as LedgerValidationError
 from ledger.wire.fields import DecimalText
 
-SLUG = r"^[a-z0-9][a-z0-9-]{1,62}$"
+SLUG = r"^[a-z0-9][a-z0-9-]{1,62}\Z"
 
 
 class TransformationSchema(Schema):
@@ -48,11 +48,11 @@ class PriceSchema(Schema):
         unknown = RAISE
 
     amount = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
-    currency = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{3}$"))
+    currency = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{3}\Z"))
     per = fields.String(required=True, validate=validate.OneOf(sorted(UNITS)))
     source = fields.String(required=True, validate=validate.Length(min=3, max=500))
-    valid_from = fields.String(validate=validate.Regexp(r"^\d{4}-\d{2}-\d{2}$"))
-    valid_to = fields.String(validate=validate.Regexp(r"^\d{4}-\d{2}-\d{2}$"))
+    valid_from = fields.String(validate=validate.Regexp(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\Z"))
+    valid_to = fields.String(validate=validate.Regexp(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\Z"))
 
     @validates_schema
     def check_currency(self, data: dict[str, Any], **_: Any) -> None:
