@@ -19,15 +19,9 @@ from ledger.wire.commands import check_depth, parse_input_json
 
 def read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
     """(line number, row) pairs; CSV line numbers count the header as line 1."""
-    suffix = path.suffix.lower()
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValidationError(f"{path.name}: cannot read it as UTF-8 text: {exc}",
-                              field="file") from exc
-    if suffix == ".csv":
-        return _csv_rows(path, text)
-    data = _json_rows(path, text) if suffix == ".json" else _yaml_rows(path, text)
+    if path.suffix.lower() == ".csv":
+        return _csv_rows(path, _text(path))
+    data = read_document(path)
     if isinstance(data, dict) and isinstance(data.get("rows"), list):
         data = data["rows"]
     if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
@@ -44,6 +38,21 @@ def read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
 # A cell may hold a plot's GeoJSON of up to 5,000 points (~250 KB; csv's default limit
 # is 128 KiB), and no more than the rule geometry_valid would refuse anyway.
 CSV_FIELD_LIMIT = 1 << 20
+
+
+def read_document(path: Path) -> Any:
+    """A JSON (``.json``) or YAML file's value, read as strictly as an API body."""
+    text = _text(path)
+    return _json_rows(path, text) if path.suffix.lower() == ".json" else \
+        _yaml_rows(path, text)
+
+
+def _text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValidationError(f"{path.name}: cannot read it as UTF-8 text: {exc}",
+                              field="file") from exc
 
 
 def _csv_rows(path: Path, text: str) -> list[tuple[int, dict[str, Any]]]:

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from cli import keyring
+from cli.batch import read_document
 from cli.context import Context, errors_as_exit, pass_context
 from cli.output import pairs, table
 from ledger.catalogue_file import read_catalogue
@@ -15,6 +16,7 @@ from ledger.domain.events import ActorKind
 from ledger.domain.note import NoteSigner
 from ledger.errors import ConfigurationError, NotFound
 from ledger.registry import bootstrap, register_actor, register_products, revoke_key, rotate_key
+from ledger.wire.products import load_catalogue
 
 DEFAULT_OPERATOR = "operator"
 
@@ -214,8 +216,8 @@ def product_import(context: Context, path: Path) -> None:
     """Register the products of a catalogue YAML/JSON file that the ledger lacks."""
     with errors_as_exit():
         op = operator_id()
-        entries = register_products(context.ledger(), op, keyring.load_signer(op),
-                                    read_catalogue(path))
+        products = load_catalogue(read_document(path))  # the file read as batch files are
+        entries = register_products(context.ledger(), op, keyring.load_signer(op), products)
         context.emit({"registered": len(entries)},
                      lambda: click.echo(f"registered {len(entries)} new products"))
 
