@@ -454,6 +454,8 @@ def make_doors(world: World, db_url: str, tmp_path: Path,
     monkeypatch.setattr(keyring, "load_signer", _world_signer(world))
     monkeypatch.setattr(cli_sync, "post_event", _in_process_post(doors))
     monkeypatch.setenv("TRILHA_LANG", "en")
+    monkeypatch.setenv("TRILHA_KEYS_DIR", str(tmp_path / "keys"))  # trilha actor add
+    monkeypatch.setenv("TRILHA_PASSPHRASE", "correct horse")
     monkeypatch.delenv("TRILHA_OUTBOX", raising=False)
     return doors
 

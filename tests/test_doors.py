@@ -279,6 +279,44 @@ def test_no_event_door_appends_a_hostile_signed_event_or_crashes(doors: Doors,
     assert doors.verify().ok
 
 
+
+HOSTILE_ACTORS = [["bad id"], ["X"], ["a" * 64], ["coop"], ["ok-1\n"], ["²-1"],
+                  ["ok-2", "--name", "a\x00b"], ["ok-3", "--name", "x" * 201],
+                  ["ok-4", "--name", ""], ["ok-5", "--gln", "123"], ["ok-6", "--gln", "²" * 13],
+                  ["ok-7", "--kind", "wizard"]]
+HOSTILE_CATALOGUES = {
+    "deep.json": "[" * 10_000 + "]" * 10_000, "repeated.json": '[{"code": "a", "code": "b"}]',
+    "nan.json": '[{"code": NaN}]', "not-utf8.yaml": "\udcff", "aliases.yaml": "a: &a [1]\n",
+    "code.yaml": "- {code: X Y, species: Bertholletia, form: nut, unit: KGM, names: {en: x}}\n",
+    "unit.yaml": "- {code: x-y, species: Bertholletia, form: nut, unit: kg, names: {en: x}}\n",
+    "object.json": '{"code": "x"}',
+}
+
+
+def test_the_registration_doors_refuse_hostile_input(doors: Doors) -> None:
+    """trilha actor add and trilha product import: the CLI doors of registrations."""
+    for args in HOSTILE_ACTORS:
+        before = doors.head()
+        extra = [] if "--kind" in args else ["--kind", "trader"]
+        extra += [] if "--name" in args else ["--name", "A trader"]
+        code, message = doors.invoke(["actor", "add", *args, *extra])
+        Outcome("actor add", 0, code, message).check_clean_refusal()
+        assert doors.head() == before, args
+    for name, text in HOSTILE_CATALOGUES.items():
+        path = doors.tmp_path / name
+        path.write_text(text, encoding="utf-8", errors="surrogateescape")
+        before = doors.head()
+        code, message = doors.invoke(["product", "import", str(path)])
+        Outcome("product import", 0, code, message).check_clean_refusal()
+        assert doors.head() == before, name
+    assert doors.invoke(["actor", "add", "trader-2", "--kind", "trader", "--name", "T"])[0] == 0
+    good = doors.tmp_path / "good.yaml"
+    good.write_text("- {code: cupuacu-pulp, species: Theobroma grandiflorum, form: pulp, "
+                    "unit: KGM, names: {en: Cupuaçu pulp, pt-BR: Polpa de cupuaçu, "
+                    "es: Pulpa de copoazú}}\n", encoding="utf-8")
+    assert doors.invoke(["product", "import", str(good)])[0] == 0
+    assert doors.verify().ok
+
 @pytest.fixture
 def sqlite_doors(sqlite_url: str, tmp_path: Path,
                  monkeypatch: pytest.MonkeyPatch) -> Iterator[Doors]:
