@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import orjson
+from sqlalchemy.exc import NoResultFound
 
 from ledger.domain.encoding import digests_equal
 from ledger.domain.entry import Entry
@@ -305,7 +306,10 @@ class Ledger:
             # the tree the log rebuilds (a rewritten log cannot match them).
             checkpoints = [Checkpoint(self.origin, stored.size, stored.root_hash)
                            for stored in self.store.checkpoints()]
-        scratch = ScratchFile() if self.size() > SCRATCH_THRESHOLD else None
+        head = self._stored_head()
+        # The head row is one of the things being checked: size the replay's state by it
+        # only when it is there (a missing row is a finding below, not a crash).
+        scratch = ScratchFile() if head is not None and head[0] > SCRATCH_THRESHOLD else None
         small = 1 << 20  # bits: actors, keys and products number in the thousands at most
         state = None if scratch is None else MemoryState(
             actors=scratch.mapping("actors", bloom_bits=small),
@@ -323,12 +327,20 @@ class Ledger:
 
         for rule, problem in problems:
             report.findings.append(Finding(None, None, None, rule, problem))
-        size, _ = self.store.head()
-        if size != report.entries:
+        if head is None:
             report.findings.append(Finding(None, None, None, "log_head",
-                                           f"the log head says {size} entries, found "
+                                           "the log head row is missing"))
+        elif head[0] != report.entries:
+            report.findings.append(Finding(None, None, None, "log_head",
+                                           f"the log head says {head[0]} entries, found "
                                            f"{report.entries}"))
         return report
+
+    def _stored_head(self) -> tuple[int, bytes] | None:
+        try:
+            return self.store.head()
+        except NoResultFound:
+            return None
 
     def export_jsonl(self) -> Iterator[bytes]:
         """Every entry's canonical bytes, one per line (what ``trilha verify`` reads)."""

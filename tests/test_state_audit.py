@@ -382,10 +382,11 @@ def test_a_change_to_any_column_is_named_whatever_columns_the_table_gains(
 
 
 def test_a_missing_log_head_is_named(chain: Chain) -> None:
-    """(Ledger.verify itself cannot run without that row: it reads the head first.)"""
     tamper(chain, ("DELETE FROM log_head", {}))
     [difference] = audit_derived_state(chain.world.ledger.store).differences
     assert (difference.table, difference.key, difference.found) == ("log_head", "1", "no row")
+    report = chain.world.ledger.verify()
+    assert [f.rule for f in report.findings] == ["log_head"]
 
 
 def test_a_dispatch_by_a_non_custodian_after_the_custodian_was_tampered(chain: Chain) -> None:
