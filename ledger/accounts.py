@@ -122,7 +122,7 @@ class Accounts:
     def create(self, username: str, password: str, role: Role | str, *,
                display_name: str | None = None, actor_id: str | None = None,
                private_key: Ed25519PrivateKey | None = None) -> Account:
-        if not USERNAME.match(username):
+        if not USERNAME.fullmatch(username):  # match() lets a trailing newline through
             raise ValidationError("username: expected 3-64 of a-z, 0-9, '.', '_' or '-', "
                                   f"starting with a letter or digit, got {username!r:.70}",
                                   field="username")
@@ -187,7 +187,8 @@ class Accounts:
         return [_account(r) for r in self.rows.all()]
 
     def authenticate(self, username: str, password: str) -> Account | None:
-        row = self.rows.by_username(username)
+        # Only a name an account can have is looked up (PostgreSQL refuses a NUL in text).
+        row = self.rows.by_username(username) if USERNAME.fullmatch(username) else None
         if row is None or row.disabled:
             check_password(password, self._decoy)
             return None
