@@ -22,6 +22,9 @@ from web.auth import api_requires, get_accounts
 from web.services import get_ledger
 
 MAX_PAGE = 500
+# Sequence numbers and tree sizes are below 2^53: a larger one in a URL names nothing
+# (werkzeug answers 404) and never reaches a bigint column.
+SEQ = "int(max=9007199254740991)"
 # Far above any event the ledger takes (a 5,000-point plot is ~250 KB), so a hostile
 # megabyte is refused before it is parsed, hashed and canonicalised (~1 s for 4 MB).
 MAX_BODY_BYTES = 1 << 20
@@ -272,7 +275,7 @@ def lot(lot_id: str) -> Response:
     return jsonify(lot_json(get_ledger().lot(_lot_id(lot_id))))
 
 
-@bp.get("/entries/<int:seq>")
+@bp.get(f"/entries/<{SEQ}:seq>")
 def entry(seq: int) -> Response:
     stored = get_ledger().store.entry(seq)
     return current_app.response_class(stored.body, mimetype="application/json")
@@ -303,7 +306,7 @@ def consistency() -> Response:
     return jsonify({"old_size": old, "new_size": new, "path": [h.hex() for h in path]})
 
 
-@bp.get("/checkpoints/<int:size>")
+@bp.get(f"/checkpoints/<{SEQ}:size>")
 def checkpoint_of_size(size: int) -> Response:
     stored = get_ledger().store.checkpoint(size)
     if stored is None:
@@ -311,7 +314,7 @@ def checkpoint_of_size(size: int) -> Response:
     return current_app.response_class(stored.note, mimetype="text/plain; charset=utf-8")
 
 
-@bp.post("/checkpoints/<int:size>/cosignatures")
+@bp.post(f"/checkpoints/<{SEQ}:size>/cosignatures")
 def add_cosignature(size: int) -> tuple[Response, int]:
     """A witness posts its cosignature line; it must verify under a configured witness key."""
     from ledger.domain.note import verify_cosignature
@@ -334,7 +337,7 @@ def add_cosignature(size: int) -> tuple[Response, int]:
                           field="cosignature")
 
 
-@bp.get("/checkpoints/<int:size>/cosignatures")
+@bp.get(f"/checkpoints/<{SEQ}:size>/cosignatures")
 def cosignatures(size: int) -> Response:
     lines = "".join(line for _, line in get_ledger().store.cosignatures(size))
     return current_app.response_class(lines, mimetype="text/plain; charset=utf-8")
