@@ -550,3 +550,33 @@ def test_an_event_door_appends_iff_the_verifier_accepts(doors: Doors,
         outcome, expected = submit(doors, door, document)
         assert not expected
         check_door(doors, outcome, False, before)
+
+
+HOSTILE_READS = [
+    ("post", "/workspace/login", {"data": {"username": "a\x00b", "password": "x"}}),
+    ("post", "/api/v1/tokens", {"json": {"username": "a\x00b", "password": "x"}}),
+    ("post", "/api/v1/tokens", {"json": {"username": "operator\n", "password": "x"}}),
+    ("get", "/api/v1/lots?custodian=a%00b", {}),
+    ("get", "/api/v1/lots/A%00B", {}), ("get", "/api/v1/lots/A%00B/bundle", {}),
+    ("get", "/api/v1/lots/A%00B/provenance", {}),
+    ("get", "/api/v1/entries?from=%C2%B2", {}), ("get", "/api/v1/entries?limit=%D9%A3", {}),
+    ("get", "/api/v1/entries/100000000000000000000000000000", {}),
+    ("get", "/api/v1/checkpoints/100000000000000000000000000000", {}),
+    ("post", "/api/v1/checkpoints/100000000000000000000000000000/cosignatures",
+     {"data": "x"}),
+    ("get", "/api/v1/proofs/inclusion?seq=1&size=%C2%B2", {}),
+    ("post", "/api/v1/events", {"data": b"\xff\xfe", "content_type": "application/json"}),
+    ("post", "/api/v1/events", {"data": b'{"a": 1}', "content_type": "text/plain"}),
+]
+
+
+def test_hostile_requests_to_the_web_doors_are_4xx(doors: Doors) -> None:
+    """NUL bytes (which PostgreSQL refuses in text), integers past a bigint, Unicode digits
+    and bodies that are no JSON: a 4xx naming the problem, never a 500."""
+    client = doors.app.test_client()
+    operator = {"Authorization": f"Bearer {doors.tokens['operator']}"}
+    before = doors.head()
+    for method, path, kwargs in HOSTILE_READS:
+        answer = getattr(client, method)(path, headers=operator, **kwargs)
+        assert 400 <= answer.status_code < 500, (path, answer.status_code)
+    assert doors.head() == before
