@@ -24,10 +24,11 @@ from typing import Any
 from ledger.domain import events as ev
 from ledger.domain.encoding import digests_equal, entry_hash_of_bytes
 from ledger.domain.entry import Entry, LotLink
+from ledger.domain.gs1 import check_lot
 from ledger.domain.rules import check_signature_crypto
 from ledger.domain.sequencing import admit
 from ledger.domain.state import LotRecord, MemoryState
-from ledger.errors import LedgerError, NotFound, RuleViolation
+from ledger.errors import LedgerError, NotFound, RuleViolation, ValidationError
 from ledger.service import Ledger
 from ledger.steps import step_json
 from ledger.wire.entries import load_entry
@@ -248,6 +249,10 @@ def relevant_registry(registry: Iterable[Entry], history: Iterable[Entry]) -> li
 
 def lot_history(ledger: Ledger, lot_id: str) -> LotHistory:
     """The lot's history from its signed entries, replayed; every problem is named."""
+    try:
+        check_lot(lot_id)  # a code no lot can have (a NUL, 30 characters) names nothing
+    except ValidationError as exc:
+        raise NotFound(f"lot {lot_id!r:.40} does not exist", lot=None) from exc
     head = ledger.store.lot_head(lot_id)
     if head is None:
         raise NotFound(f"lot {lot_id} does not exist", lot=lot_id)

@@ -89,3 +89,11 @@ def test_a_changed_entry_on_the_way_fails_the_badge(world: World, client: FlaskC
          body=harvest.body.replace(b'"500"', b'"900"'), seq=harvest.seq)
     html = client.get("/lots/K-0001", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "badge-verified" not in html and "badge-failed" in html
+
+
+@pytest.mark.parametrize("code", ["%00", "BN%00X", "A" * 30, "%F0%9F%8C%B0"])
+def test_a_code_no_lot_can_have_is_not_found(world: World, client: FlaskClient,
+                                             code: str) -> None:
+    for path in (f"/lots/{code}", f"/lots/{code}/steps", f"/lots/{code}/entries.json",
+                 f"/lots/{code}/bundle.json"):
+        assert client.get(path).status_code == 404, path
