@@ -123,12 +123,11 @@ def test_serve_refuses_a_bad_interval_in_one_line(trilha_bin: str,
 GUNICORN = shutil.which("gunicorn", path=str(Path(sys.executable).parent))
 
 
-@pytest.mark.skipif(GUNICORN is None, reason="gunicorn is not installed (pip install "
-                                             "-e '.[server]')")
 def test_gunicorn_workers_sign_one_checkpoint_at_a_time(db_url: str, world: World,
                                                         tmp_path: Path) -> None:
     """Three workers, each with its own checkpointer, while the log grows: every size
     signed once, by the operator key, and no worker ever failed to store one."""
+    assert GUNICORN is not None, "gunicorn is a test dependency: pip install -e '.[test]'"
     from ledger.accounts import Accounts
 
     accounts = Accounts(world.ledger, b"gunicorn-test", log2_n=10)
