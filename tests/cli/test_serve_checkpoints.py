@@ -15,8 +15,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
-
 from ledger.domain.note import Checkpoint, NoteSigner, NoteVerifier, open_note
 from ledger.service import Ledger
 from tests.builders import World
