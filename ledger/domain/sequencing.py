@@ -1,9 +1,9 @@
 """The rules of the log itself, beside the rules of the event it sequences.
 
-:func:`admit` is what every append and every replay runs on an entry: the event's rules
-(:func:`ledger.domain.rules.decide`), then the entry's place in the log: its append time
-never goes back, and (format 2) its ``lot_prev`` names, for exactly the lots the event
-touches that existed before it, the newest earlier entry touching each. That last rule
+:func:`admit` is what every append and every replay runs on an entry: first the entry's
+place in the log (its append time never goes back, and, format 2, its ``lot_prev`` names,
+for exactly the lots the event touches that existed before it, the newest earlier entry
+touching each), then the event's rules (:func:`ledger.domain.rules.decide`). That last rule
 is what makes a lot's history complete: a replay that lacks one entry of a lot's chain
 (a bundle, a page) meets an entry naming a predecessor it never saw.
 """
