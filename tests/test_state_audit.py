@@ -27,7 +27,8 @@ from ledger.storage import tables as t
 from ledger.storage.verdicts import StoredVerdict, write_verdicts
 from tests.builders import World
 
-WRITE_ONCE = ("entries", "merkle_nodes", "lot_links", "lot_events", "entry_steps")
+WRITE_ONCE = ("entries", "merkle_nodes", "lot_links", "lot_events", "entry_steps", "actors",
+              "products")
 
 
 @dataclass

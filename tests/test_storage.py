@@ -22,6 +22,10 @@ from tests.builders import World, check_tree_matches
     "DELETE FROM entries WHERE seq = 0",
     "UPDATE merkle_nodes SET hash = hash WHERE level = 0",
     "DELETE FROM merkle_nodes",
+    "UPDATE actors SET name = 'Fake Community' WHERE actor_id = 'assoc-cachoeira'",
+    "DELETE FROM actors WHERE actor_id = 'buyer'",
+    "UPDATE products SET body = body",
+    "DELETE FROM products",
 ])
 def test_the_database_itself_refuses_to_rewrite_history(world: World, statement: str) -> None:
     with pytest.raises(DatabaseError, match="append-only"), \

@@ -140,7 +140,7 @@ entry_steps = Table(
 )
 
 APPEND_ONLY_TABLES = ("entries", "merkle_nodes", "checkpoints", "lot_links", "lot_events",
-                      "entry_steps")  # 0001, and 0006 for the last three
+                      "entry_steps", "actors", "products")  # 0001, 0006 and 0008
 
 
 # Accounts of the workspace and the API. Not part of the log and not derived from it:

@@ -18,11 +18,11 @@ from tests.web.test_public import chain
 def _sql(world: World, statement: str, **params: object) -> None:
     with world.ledger.store.engine.begin() as connection:
         if world.ledger.store.is_sqlite:
-            for table in ("lot_links", "lot_events", "entry_steps"):
+            for table in ("lot_links", "lot_events", "entry_steps", "actors", "products"):
                 for action in ("update", "delete"):
                     connection.execute(text(f"DROP TRIGGER IF EXISTS {table}_no_{action}"))
         else:
-            for table in ("lot_links", "lot_events", "entry_steps"):
+            for table in ("lot_links", "lot_events", "entry_steps", "actors", "products"):
                 connection.execute(text(f"DROP TRIGGER IF EXISTS {table}_append_only ON "
                                         f"{table}"))
         connection.execute(text(statement), params)
