@@ -17,6 +17,7 @@ says so (``index_backed``).
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -193,21 +194,34 @@ class _Walk:
 
 
 class _Registry:
-    """The log's registrations and key events, read once and then only the new ones."""
+    """The log's registrations and key events, read once and then only the new ones.
+
+    Kept per store object (weakly: an id() can be reused by the next store), and re-read
+    from the start if the newest cached entry is no longer in the database as cached (a
+    database reset or replaced behind the same store)."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.by_store: dict[int, tuple[int, list[Entry]]] = {}
+        self.by_store: weakref.WeakKeyDictionary[Any, tuple[int, list[Entry]]] = (
+            weakref.WeakKeyDictionary())
 
     def entries(self, ledger: Ledger) -> list[Entry]:
+        store = ledger.store
         size = ledger.size()
         with self.lock:
-            seen, known = self.by_store.get(id(ledger.store), (0, []))
+            seen, known = self.by_store.get(store, (0, []))
+            if known and (seen > size or not self._still_there(ledger, known[-1])):
+                seen, known = 0, []
             if size > seen:
-                new = ledger.store.entries_of_kinds(REGISTRY_KINDS, start=seen, end=size)
+                new = store.entries_of_kinds(REGISTRY_KINDS, start=seen, end=size)
                 known = [*known, *(load_entry(s.body) for s in new)]
-                self.by_store[id(ledger.store)] = (size, known)
+                self.by_store[store] = (size, known)
             return known
+
+    @staticmethod
+    def _still_there(ledger: Ledger, entry: Entry) -> bool:
+        stored = ledger.store.entry_bodies([entry.seq]).get(entry.seq)
+        return stored is not None and digests_equal(bytes(stored[0]), entry.hash)
 
 
 _REGISTRY = _Registry()

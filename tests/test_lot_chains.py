@@ -22,6 +22,7 @@ from ledger.domain.sequencing import admit
 from ledger.domain.state import MemoryState
 from ledger.errors import RuleViolation, SignatureError
 from ledger.keystore import generate_private_key
+from ledger.lot_history import lot_history
 from ledger.service import Ledger
 from ledger.storage.engine import MIGRATIONS, WRITE_OPTION
 from ledger.verification import verify_log
@@ -299,3 +300,20 @@ def test_a_format_1_ledger_upgrades_and_chains_from_then_on(ledger: Ledger, cloc
         ledger.replicate([late])
     assert caught.value.rule == "entry_format"
     source.close()
+
+
+def test_a_registry_cached_for_another_ledger_is_not_used(world: World, tmp_path: Any,
+                                                          clock: FakeClock) -> None:
+    """The page's registry cache is per store and checked against the database: a cache
+    left by another ledger (an id() reused, a database reset) is read again."""
+    from ledger import lot_history as history_module
+
+    other = Ledger.open(f"sqlite:///{tmp_path}/other.sqlite", clock=clock)
+    other_world = World.with_chain(other, clock)
+    other_world.harvest("BN-0001")
+    stale = history_module._REGISTRY.entries(other)
+    _chain(world)
+    history_module._REGISTRY.by_store[world.ledger.store] = (len(stale) + 1, stale)
+    history = lot_history(world.ledger, "K-1")
+    assert history.ok, history.problems
+    other.close()
