@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ledger.domain import events as ev
+from ledger.domain.catalogue import Product
 from ledger.domain.encoding import digests_equal, entry_hash_of_bytes
 from ledger.domain.entry import Entry, LotLink
 from ledger.domain.gs1 import check_lot
@@ -46,6 +47,7 @@ class LotHistory:
     links: tuple[tuple[str, str], ...]  # (parent, child), from the signed creation events
     actors: Mapping[str, str] = field(default_factory=dict)  # actor id -> registered name
     lots: Mapping[str, LotRecord] = field(default_factory=dict)  # every lot of the replay
+    products: Mapping[str, Product] = field(default_factory=dict)  # as their entries say
     problems: tuple[str, ...] = ()
     index_backed: bool = False  # part of it is format 1, found through the index
 
@@ -62,6 +64,11 @@ class LotHistory:
 
     def seqs(self) -> list[int]:
         return [entry.seq for entry in self.entries]
+
+    def replayed_seqs(self) -> list[int]:
+        """Every entry the page's figures come from: the history and the registrations
+        (names, keys, products) its replay relied on; the badge checks all of them."""
+        return sorted({*self.seqs(), *(entry.seq for entry in self.registry)})
 
 
 class _Loaded:
@@ -293,7 +300,8 @@ def lot_history(ledger: Ledger, lot_id: str) -> LotHistory:
     upstream = _upstream_links(lot_id, links)
     names = {actor_id: record.name for actor_id, record in state.actors.items()}
     return LotHistory(lot_id, state.lots.get(lot_id), tuple(history), tuple(registry),
-                      upstream, names, dict(state.lots), tuple(problems), walk.index_backed)
+                      upstream, names, dict(state.lots), dict(state.products),
+                      tuple(problems), walk.index_backed)
 
 
 def _upstream_links(lot_id: str, links: list[tuple[str, str]]) -> tuple[tuple[str, str], ...]:

@@ -36,6 +36,8 @@ TAMPERING: dict[str, Callable[[World], None]] = {
     "a lot_links row": lambda w: _sql(w, "DELETE FROM lot_links WHERE parent = 'BN-0002'"),
     "a lot_events row": lambda w: _sql(w, "DELETE FROM lot_events WHERE lot_id = 'BN-0002'"),
     "every entry_steps row": lambda w: _sql(w, "UPDATE entry_steps SET step = '{}'"),
+    "a product's body": lambda w: _sql(w, "UPDATE products SET body = replace(replace(body, "
+                                          "'PGPMBio', 'FAKE'), 'Brazil nut', 'FAKE')"),
     "an actor's name": lambda w: _sql(w, "UPDATE actors SET name = 'Fake Community' WHERE "
                                          "actor_id = 'assoc-cachoeira'"),
 }
@@ -51,6 +53,7 @@ def test_tables_changed_behind_the_apps_back_do_not_change_the_page(
     html = after.get_data(as_text=True)
     assert "badge-verified" in html
     assert "570 kg" in html and "9999" not in html and "Fake Community" not in html
+    assert "FAKE" not in html and "PGPMBio" in html
     assert "BN-0002" in html and html.count("Seringal Cachoeira") == \
         before.get_data(as_text=True).count("Seringal Cachoeira")
     history = lot_history(world.ledger, "K-0001")

@@ -47,9 +47,9 @@ def lot_entries(lot_id: str) -> Response:
         history = lot_history(ledger, lot_id)
     except NotFound:
         abort(404)
-    rows = ledger.store.entries_by_seq(history.seqs())
-    body = [{"seq": r.seq, "entry_hash": r.entry_hash.hex(), "entry": json.loads(r.body)}
-            for r in rows]
+    # The very bytes the walk checked, not a second read of the table.
+    body = [{"seq": e.seq, "entry_hash": e.hash.hex(), "entry": json.loads(e.canonical)}
+            for e in history.entries]
     return current_app.response_class(json.dumps(body, ensure_ascii=False, indent=1),
                                       mimetype="application/json")
 
@@ -115,14 +115,14 @@ def _render_lot_page(lot_id: str) -> Any:
     # badge that names why.
     lot = history.lot or ledger.lot(lot_id)
     lang = _lang()
-    product = ledger.store.product(lot.product)
+    product = history.products.get(lot.product)  # its signed registration, replayed
     upstream = history.upstream_lots
     shown = steps[-MAX_STEPS_ON_PAGE:]
     names = _actor_names(history, {s["actor"] for s in shown} | {s.get("to", "") for s in shown})
     harvests = [s for s in steps if s["kind"] == "lot.harvested"]
     share = community_share(lot.lot_id, steps)
-    check = check_lot_history(ledger, history.seqs(), current_app.config.get("OPERATOR_VKEY"),
-                              history.problems)
+    check = check_lot_history(ledger, history.replayed_seqs(),
+                              current_app.config.get("OPERATOR_VKEY"), history.problems)
     geometries = [(h["origin"]["community"], h["origin"]["geometry"]) for h in harvests
                   if h["origin"].get("geometry")]
     labels = {}
@@ -140,7 +140,7 @@ def _render_lot_page(lot_id: str) -> Any:
         earlier=_summary(steps[:-MAX_STEPS_ON_PAGE]) if len(steps) > len(shown) else None,
         step_kinds=step_kind_names(),
         origins=_origins(harvests), names=names, share=share, check=check,
-        min_price=_min_price_check(ledger, harvests, steps),
+        min_price=_min_price_check(history, harvests, steps),
         map_svg=charts.origin_map(geometries[:200]),
         flow_svg=charts.flow_diagram(lot.lot_id, list(history.links), labels),
         money=money, percent=lambda v: format_percent(v, locale=str(get_locale()),
@@ -237,7 +237,7 @@ def _view_step(step: Mapping[str, Any], names: Mapping[str, str],
     return view
 
 
-def _min_price_check(ledger: Any, harvests: Sequence[Mapping[str, Any]],
+def _min_price_check(history: LotHistory, harvests: Sequence[Mapping[str, Any]],
                      steps: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """For each harvest lot: its first sale's price per unit against the catalogue minimum."""
     out = []
@@ -245,12 +245,8 @@ def _min_price_check(ledger: Any, harvests: Sequence[Mapping[str, Any]],
     for step in steps:
         if step["kind"] == "lot.dispatched":
             first_sales.setdefault(step["lots"][0], step)
-    products: dict[str, Any] = {}
     for harvest in harvests:
-        code = harvest["product"]
-        if code not in products:
-            products[code] = ledger.store.product(code)
-        product = products[code]
+        product = history.products.get(harvest["product"])
         reference = product.reference_min_price if product else None
         if reference is None:
             continue
