@@ -51,11 +51,10 @@ def checkpoint_sign(context: Context) -> None:
     signing one at the same moment)."""
     from cli.setup_commands import note_signer
     from ledger.checkpointer import sign_now
-    from ledger.storage.signer_lock import SignerLock
 
     with errors_as_exit():
         ledger = context.ledger()
-        note = sign_now(ledger, note_signer(context), SignerLock(ledger.store.engine))
+        note = sign_now(ledger, note_signer(context))
         context.emit({"note": note}, lambda: click.echo(note, nl=False))
 
 
@@ -182,14 +181,14 @@ def verify(context: Context, jsonl: Path | None, vkey: str | None,
 def _audit_state(context: Context, report: Report) -> StateAudit:
     """Every table the app reads, re-derived from the log (verify's findings say which
     entries to replay as the verifier did)."""
-    from ledger.state_audit import audit_derived_state
+    from ledger.state_audit import audit_ledger
 
     with click.progressbar(length=0, label="derived state", show_pos=True,
                            file=sys.stderr) as bar:
         def progress(done: int) -> None:
             bar.update(done - bar.pos)
 
-        return audit_derived_state(context.ledger().store, report.findings, progress=progress)
+        return audit_ledger(context.ledger(), report.findings, progress=progress)
 
 
 def _open_checkpoint_files(paths: tuple[Path, ...], verifier: NoteVerifier | None

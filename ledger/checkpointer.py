@@ -83,10 +83,12 @@ def sign_if_due(ledger: Ledger, signer: NoteSigner, now: datetime, *, interval_s
     return Tick(Checkpoint.from_text(parse_note(note)[0]).size, interval_s)
 
 
-def sign_now(ledger: Ledger, signer: NoteSigner, lock: SignerLock, *,
+def sign_now(ledger: Ledger, signer: NoteSigner, lock: SignerLock | None = None, *,
              wait_s: float = MANUAL_WAIT_S) -> str:
     """Sign the current tree head now (an operator's command), under the same lock as
-    the automatic signer: waits up to ``wait_s`` for it to finish its own signing."""
+    the automatic signer (the ledger's own by default): waits up to ``wait_s`` for it to
+    finish its own signing."""
+    lock = lock or SignerLock(ledger.store.engine)
     deadline = time.monotonic() + wait_s
     while True:
         with lock.hold() as held:

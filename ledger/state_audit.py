@@ -32,6 +32,7 @@ from ledger.domain.merkle import EMPTY_ROOT, CompactRange, leaf_hash
 from ledger.domain.sequencing import admit
 from ledger.domain.state import Effects, MemoryState
 from ledger.errors import LedgerError
+from ledger.service import Ledger
 from ledger.steps import step_json
 from ledger.storage import tables as t
 from ledger.storage.audit_reads import (
@@ -423,6 +424,13 @@ class _Replay:
                             "be in its history)")
             if expected is not None:
                 self.audit.add(Difference(lot_verdicts.name, lot, expected, found))
+
+
+def audit_ledger(ledger: Ledger, findings: Iterable[Finding] = (), *,
+                 progress: Callable[[int], None] | None = None) -> StateAudit:
+    """:func:`audit_derived_state` of a ledger's store: the service's door for the
+    adapters (``trilha verify``, the auditor console), which never touch storage."""
+    return audit_derived_state(ledger.store, findings, progress=progress)
 
 
 def audit_derived_state(store: Store, findings: Iterable[Finding] = (), *,

@@ -205,12 +205,10 @@ def sign_checkpoint() -> tuple[Response, int]:
     the automatic signer's lock)."""
     from ledger.checkpointer import sign_now
     from ledger.domain.note import NoteSigner
-    from ledger.storage.signer_lock import SignerLock
 
     ledger = get_ledger()
     signer = get_accounts().signer(g.account)
-    note = sign_now(ledger, NoteSigner(ledger.origin, signer.private_key),
-                    SignerLock(ledger.store.engine))
+    note = sign_now(ledger, NoteSigner(ledger.origin, signer.private_key))
     return current_app.response_class(note, status=201,
                                       mimetype="text/plain; charset=utf-8"), 201
 

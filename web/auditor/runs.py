@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from ledger.domain.note import NoteVerifier
 from ledger.service import Ledger
-from ledger.state_audit import StateAudit, audit_derived_state
+from ledger.state_audit import StateAudit, audit_ledger
 from ledger.verification import Finding
 
 MAX_KEPT = 20
@@ -67,7 +67,7 @@ class Runs:
                 run.root_hash = report.root_hash.hex()
                 # Then every table the pages read, re-derived from the log (a second pass:
                 # the progress starts again).
-                state = audit_derived_state(ledger.store, report.findings, progress=progress)
+                state = audit_ledger(ledger, report.findings, progress=progress)
                 run.findings = [*report.findings, *state_findings(state)]
                 run.done = report.entries
             except Exception as exc:  # any failure is shown on the run's page
