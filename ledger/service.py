@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 import orjson
 from sqlalchemy.exc import NoResultFound
 
-from ledger.domain.encoding import digests_equal
-from ledger.domain.entry import Entry
+from ledger.domain.encoding import digests_equal, entry_hash_of_bytes
+from ledger.domain.entry import GENESIS_PREV, Entry
 from ledger.domain.events import SignedEvent, lots_named
 from ledger.domain.merkle import (
     CompactRange,
@@ -26,6 +26,7 @@ from ledger.domain.merkle import (
     inclusion_proof,
     leaf_hash,
     root_from_reader,
+    verify_inclusion,
 )
 from ledger.domain.note import (
     Checkpoint,
@@ -263,12 +264,62 @@ class Ledger:
     def sign_checkpoint(self, signer: NoteSigner) -> str:
         """Sign the current tree head as a C2SP checkpoint note and keep it."""
         size = self.size()
-        checkpoint = Checkpoint(self.origin, size, self.root(size))
+        checkpoint = Checkpoint(self.origin, size, self._root_to_sign(size, signer))
         note = sign_note(checkpoint.to_text(), [signer])
         self.store.add_checkpoint(StoredCheckpoint(size, checkpoint.root_hash, note,
                                                    format_instant(self.clock())))
         stored = self.store.checkpoint(size)
         return stored.note if stored else note
+
+    def _root_to_sign(self, size: int, signer: NoteSigner) -> bytes:
+        """The root the log's entries give at ``size``: the last checkpoint this key
+        signed (its frontier read from the stored nodes, held to the signed root, and its
+        last entry's bytes proven in it), extended by hashing the bytes of every later
+        entry, each linked to the one before. Every node those entries made must be stored
+        as computed (inclusion proofs are served from them), or nothing is signed: the
+        operator never signs a tree that the entries themselves do not give. (Nodes below
+        an earlier checkpoint were held to it when it was signed; a later change to them
+        cannot move this root, and trilha verify's derived-state pass names it.)"""
+        tree, prev = CompactRange.empty(), GENESIS_PREV
+        latest = self.store.checkpoint()
+        signed: Checkpoint | None = None
+        if latest is not None and 0 < latest.size <= size:
+            try:
+                signed = open_checkpoint(latest.note,
+                                         NoteVerifier.from_vkey(signer.verifier_key()))
+            except LedgerError:
+                signed = None  # another key's (a rotation): rebuild from the first entry
+        if signed is not None and 0 < signed.size <= size:
+            tree = CompactRange.from_reader(signed.size, self.store)
+            if not digests_equal(tree.root(), signed.root_hash):
+                raise VerificationError(f"merkle_nodes: the stored tree of size {signed.size} "
+                                        "is not the one its checkpoint signs; nothing signed "
+                                        "(run trilha verify)")
+            prev = entry_hash_of_bytes(self.store.entry(signed.size - 1).body)
+            verify_inclusion(leaf_hash(prev), signed.size - 1, signed.size,
+                             inclusion_proof(signed.size - 1, signed.size, self.store),
+                             signed.root_hash)
+        created: dict[tuple[int, int], bytes] = {}
+        for stored in self.store.iter_entries(start=tree.size, end=size):
+            digest = entry_hash_of_bytes(stored.body)
+            try:
+                linked = bytes.fromhex(orjson.loads(stored.body)["prev"])
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+                linked = b""
+            if not digests_equal(linked, prev):
+                raise VerificationError(f"entry {stored.seq}: its bytes do not link to entry "
+                                        f"{stored.seq - 1}; nothing signed (run trilha verify)")
+            created.update(((level, idx), node) for level, idx, node in
+                           tree.append(leaf_hash(digest)))
+            prev = digest
+        stored_nodes = self.store.read_nodes(list(created))
+        wrong = sorted(key for key, node in created.items()
+                       if not digests_equal(stored_nodes.get(key, b""), node))
+        if tree.size != size or wrong:
+            raise VerificationError(f"merkle_nodes: {len(wrong)} stored nodes of the tree of "
+                                    f"size {size} are not the ones the entries give (first "
+                                    f"{wrong[:1]}); nothing signed (run trilha verify)")
+        return tree.root()
 
     def latest_checkpoint(self) -> StoredCheckpoint | None:
         return self.store.checkpoint()

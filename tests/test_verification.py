@@ -17,6 +17,7 @@ from sqlalchemy import text
 from ledger.domain.encoding import canonical_bytes, entry_hash_of_bytes
 from ledger.domain.merkle import leaf_hash, root_of_leaves
 from ledger.domain.note import Checkpoint, NoteSigner, NoteVerifier
+from ledger.errors import VerificationError
 from ledger.keystore import generate_private_key
 from ledger.service import Ledger, read_jsonl, run_verification
 from tests.builders import FakeClock, World
@@ -271,3 +272,70 @@ def test_each_kind_of_damage_is_named_by_the_check_that_owns_it(exported: list[b
     spaced = exported[seq].replace(b'{"appended_at"', b'{ "appended_at"', 1)
     lines = [*exported[:seq], spaced, *exported[seq + 1:]]
     assert "encoding_error" in _findings_at(lines, seq, workers)
+
+
+def _drop_entry_and_node_triggers(world: World) -> None:
+    with world.ledger.store.engine.begin() as connection:
+        if world.ledger.store.is_sqlite:
+            for name in ("merkle_nodes_no_update", "entries_no_update"):
+                connection.execute(text(f"DROP TRIGGER {name}"))
+        else:
+            for name in ("merkle_nodes", "entries"):
+                connection.execute(text(f"DROP TRIGGER {name}_append_only ON {name}"))
+
+
+@pytest.mark.parametrize("changed", ["a leaf", "an inner node", "an entry's bytes"])
+def test_no_checkpoint_is_signed_over_a_tree_the_entries_do_not_give(world: World,
+                                                                      changed: str) -> None:
+    """The signer (the server's own, every few seconds) extends the last signed tree with
+    the bytes of the entries since; a node they made, or their bytes, changed behind its
+    back make it refuse rather than sign a root trilha verify would reject or proofs that
+    would not verify."""
+    signer = NoteSigner(world.ledger.origin, generate_private_key())
+    small_history(world)
+    world.ledger.sign_checkpoint(signer)
+    signed_size = world.ledger.size()
+    for i in range(5):
+        world.harvest(f"LATE-{i}")
+    _drop_entry_and_node_triggers(world)
+    with world.ledger.store.engine.begin() as connection:
+        if changed == "an entry's bytes":
+            body = world.ledger.store.entry(signed_size + 2).body
+            connection.execute(text("UPDATE entries SET body = :b WHERE seq = :s"),
+                               {"b": body.replace(b"LATE-2", b"LATE-9"), "s": signed_size + 2})
+        else:
+            level, idx = (0, signed_size + 1) if changed == "a leaf" else (1, signed_size // 2 + 1)
+            connection.execute(text("UPDATE merkle_nodes SET hash = :h WHERE level = :l AND "
+                                    "idx = :i"), {"h": b"\x07" * 32, "l": level, "i": idx})
+    world.ledger.store.frontier = None
+    before = world.ledger.store.checkpoint()
+    with pytest.raises(VerificationError, match="nothing signed"):
+        world.ledger.sign_checkpoint(signer)
+    assert world.ledger.store.checkpoint() == before
+
+
+def test_a_node_below_the_last_checkpoint_changed_does_not_move_the_signed_root(
+        world: World) -> None:
+    signer = NoteSigner(world.ledger.origin, generate_private_key())
+    small_history(world)
+    world.ledger.sign_checkpoint(signer)
+    world.harvest("LATE-1")
+    _drop_entry_and_node_triggers(world)
+    with world.ledger.store.engine.begin() as connection:
+        connection.execute(text("UPDATE merkle_nodes SET hash = :h WHERE level = 0 AND "
+                                "idx = 0"), {"h": b"\x07" * 32})
+    world.ledger.sign_checkpoint(signer)
+    rebuilt = root_of_leaves([leaf_hash(s.entry_hash) for s in world.ledger.store.iter_entries()])
+    latest = world.ledger.store.checkpoint()
+    assert latest is not None and latest.root_hash == rebuilt
+
+
+def test_the_signed_root_is_the_one_the_nodes_give_when_untouched(world: World) -> None:
+    signer = NoteSigner(world.ledger.origin, generate_private_key())
+    small_history(world)
+    world.ledger.sign_checkpoint(signer)
+    world.harvest("LATE-1")
+    world.ledger.sign_checkpoint(signer)
+    latest = world.ledger.store.checkpoint()
+    assert latest is not None and latest.root_hash == world.ledger.root()
+    assert world.ledger.verify(NoteVerifier.from_vkey(signer.verifier_key())).ok
