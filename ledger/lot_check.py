@@ -21,6 +21,7 @@ from enum import StrEnum
 from typing import Any, cast
 
 from ledger.domain.encoding import digests_equal, entry_hash_of_bytes
+from ledger.domain.entry import Entry
 from ledger.domain.merkle import inclusion_proofs, leaf_hash, verify_inclusion
 from ledger.domain.note import NoteVerifier, open_checkpoint
 from ledger.domain.rules import check_signature_crypto
@@ -64,8 +65,23 @@ class _Memo:
 
 # entry digest -> (previous entry hash it names, problem or None)
 _ENTRY_FACTS = _Memo(500_000)
+# entry digest -> the entry read and signature-checked (a few KB each: ~100 MB at most)
+_CHECKED = _Memo(20_000)
 # (seq, leaf hash, tree size, root hash) of inclusions already proven
 _INCLUDED = _Memo(500_000)
+
+
+def checked_entry(body: bytes, digest: bytes) -> Entry:
+    """The entry ``body`` holds (``digest`` its hash), read and its signatures checked;
+    remembered by digest, so a changed byte is read and checked from scratch. Raises the
+    :class:`LedgerError` that says what is wrong."""
+    known = _CHECKED.get(digest)
+    if known is not None:
+        return cast(Entry, known)
+    entry = load_entry(body)
+    check_signature_crypto(entry.signed)
+    _CHECKED.put(digest, entry)
+    return entry
 
 
 def _entry_facts(seq: int, body: bytes, digest: bytes) -> tuple[bytes | None, str | None]:
@@ -73,9 +89,7 @@ def _entry_facts(seq: int, body: bytes, digest: bytes) -> tuple[bytes | None, st
     if known is not None:
         return cast(tuple[bytes | None, str | None], known)
     try:
-        entry = load_entry(body)
-        check_signature_crypto(entry.signed)
-        facts: tuple[bytes | None, str | None] = (entry.prev, None)
+        facts: tuple[bytes | None, str | None] = (checked_entry(body, digest).prev, None)
     except LedgerError as exc:
         facts = (None, f"entry {seq}: {exc.message}")
     _ENTRY_FACTS.put(digest, facts)

@@ -27,10 +27,10 @@ from ledger.domain.catalogue import Product
 from ledger.domain.encoding import digests_equal, entry_hash_of_bytes
 from ledger.domain.entry import Entry, LotLink
 from ledger.domain.gs1 import check_lot
-from ledger.domain.rules import check_signature_crypto
 from ledger.domain.sequencing import admit
 from ledger.domain.state import LotRecord, MemoryState
 from ledger.errors import LedgerError, NotFound, RuleViolation, ValidationError
+from ledger.lot_check import checked_entry
 from ledger.service import Ledger
 from ledger.steps import step_json
 from ledger.wire.entries import load_entry
@@ -71,32 +71,6 @@ class LotHistory:
         return sorted({*self.seqs(), *(entry.seq for entry in self.registry)})
 
 
-class _Loaded:
-    """Entries read and signature-checked, by the digest of their bytes (pure facts: a
-    changed byte misses and is checked from scratch). Bounded, oldest forgotten first."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.items: dict[bytes, Entry] = {}
-        self.lock = threading.Lock()
-
-    def get(self, digest: bytes, body: bytes) -> Entry:
-        known = self.items.get(digest)
-        if known is not None:
-            return known
-        entry = load_entry(body)
-        check_signature_crypto(entry.signed)
-        with self.lock:
-            self.items[digest] = entry
-            if len(self.items) > self.limit:
-                self.items.pop(next(iter(self.items)))
-        return entry
-
-
-# A few KB an entry: 20,000 keep the biggest histories' pages warm in ~100 MB a process.
-_LOADED = _Loaded(20_000)
-
-
 def _inputs_of(body: ev.Body, lot_id: str) -> tuple[str, ...] | None:
     """The lots ``body`` made ``lot_id`` from; None if ``body`` did not create it."""
     match body:
@@ -132,7 +106,7 @@ class _Walk:
             self.bodies[seq] = found
         body = found[1]
         try:
-            return _LOADED.get(entry_hash_of_bytes(body), body)
+            return checked_entry(body, entry_hash_of_bytes(body))
         except LedgerError as exc:
             self.problems.append(f"entry {seq}: {exc.message}")
             return None
