@@ -12,7 +12,7 @@ Revises: 0005
 
 from __future__ import annotations
 
-from alembic import op
+from ledger.storage.migrations.write_once import protect, unprotect
 
 revision = "0006"
 down_revision = "0005"
@@ -21,27 +21,8 @@ WRITE_ONCE = ("lot_links", "lot_events", "entry_steps")
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name == "sqlite":
-        for table in WRITE_ONCE:
-            for action in ("UPDATE", "DELETE"):
-                op.execute(
-                    f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON {table} "
-                    f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END")
-        return
-    # trilha_append_only() is 0001's function: it names the table in its message.
-    for table in WRITE_ONCE:
-        op.execute(f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-                   "FOR EACH ROW EXECUTE FUNCTION trilha_append_only()")
-        op.execute(f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
-                   "FOR EACH STATEMENT EXECUTE FUNCTION trilha_append_only()")
+    protect(WRITE_ONCE)
 
 
 def downgrade() -> None:
-    sqlite = op.get_bind().dialect.name == "sqlite"
-    for table in WRITE_ONCE:
-        if sqlite:
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_update")
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_delete")
-        else:
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}")
+    unprotect(WRITE_ONCE)
