@@ -79,7 +79,7 @@ def decide(signed: SignedEvent, view: LedgerView, appended_at: datetime, *,
         case ActorRegistered():
             return _actor_registered(event, body, view, signers)
         case KeyRotated():
-            return _key_rotated(event, body, view, signers, appended_at)
+            return _key_rotated(event, body, view, signers)
         case KeyRevoked():
             return _key_revoked(event, body, view, signers)
         case ProductRegistered():
@@ -198,7 +198,7 @@ def _actor_registered(event: Event, body: ActorRegistered, view: LedgerView,
 
 
 def _key_rotated(event: Event, body: KeyRotated, view: LedgerView,
-                 signers: _Signers, appended_at: datetime) -> Effects:
+                 signers: _Signers) -> Effects:
     if event.actor != body.actor_id:
         raise RuleViolation("own_keys_only", f"body.actor_id: an actor rotates only its own "
                             f"keys, expected {event.actor!r}, got {body.actor_id!r}",
@@ -210,7 +210,7 @@ def _key_rotated(event: Event, body: KeyRotated, view: LedgerView,
     if signers.get(old.key_id) != old.public_key:
         raise SignatureError("signed_by_old_key", f"signatures: expected a signature by the "
                              f"old key {old.key_id}", field="signatures")
-    why = _key_is_usable(old, event.at, appended_at)
+    why = _key_is_usable(old, event.at, signers.appended_at)
     if why is not None:
         raise SignatureError("signer_authorised", f"body.old_key: {why}", field="body.old_key")
     if old.not_after is not None:
@@ -224,7 +224,7 @@ def _key_rotated(event: Event, body: KeyRotated, view: LedgerView,
     new_id = _check_new_key(body.new_public_key, "body.new_public_key", view, signers)
     retired = KeyRecord(old.key_id, old.actor_id, old.public_key, old.not_before,
                         not_after=event.at, revoked=old.revoked,
-                        accept_until=appended_at + grace)
+                        accept_until=signers.appended_at + grace)
     new = KeyRecord(new_id, body.actor_id, body.new_public_key, not_before=event.at)
     return Effects(keys=(retired, new))
 
