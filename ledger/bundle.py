@@ -44,9 +44,8 @@ class BundleReport:
     # The newest entry of the bundle's lot: its history is proven gap-free from each
     # lot's creation up to this entry (a later one is shown by a later bundle).
     lot_head: int | None = None
-    # The first format 2 entry the bundle holds; a history before it (format 1) links
-    # by the log's hash chain only, so its completeness is not proven by the bundle.
-    chained_from: int | None = None
+    # Entries touching lots written before lot chains (format 1): they link by the log's
+    # hash chain only, so their completeness is not proven by the bundle.
     format_1_lot_entries: int = 0
 
     def completeness(self) -> str:
@@ -81,7 +80,8 @@ def build_bundle(ledger: Ledger, lot_id: str) -> dict[str, Any]:
                                  "checkpoint yet; the next one will cover them (the server "
                                  "signs one within seconds, or run 'trilha checkpoint sign')",
                                  lot=lot_id)
-    entries = {e.seq: e for e in (*history.entries, *history.registry)}
+    # As of the checkpoint: a registration or key event signed after it is not in its tree.
+    entries = {e.seq: e for e in (*history.entries, *history.registry) if e.seq < latest.size}
     return {
         "format": FORMAT, "lot": lot_id, "checkpoint": latest.note,
         "entries": [{"seq": seq, "entry": entries[seq].canonical.decode("utf-8"),
@@ -118,7 +118,6 @@ def verify_bundle(bundle: Any, operator_vkey: str) -> BundleReport:
         report.findings.append(BundleFinding(None, f"lot {lot} is not created by the bundle"))
     head = state.lot_head(str(lot))
     report.lot_head = None if head is None else head.seq
-    report.chained_from = state.chained_from()
     return report
 
 

@@ -317,3 +317,13 @@ def test_a_registry_cached_for_another_ledger_is_not_used(world: World, tmp_path
     history = lot_history(world.ledger, "K-1")
     assert history.ok, history.problems
     other.close()
+
+
+def test_a_key_event_after_the_checkpoint_leaves_the_bundle_as_of_it(
+        chain_bundle: tuple[Bundle, NoteSigner, dict[str, Entry]], world: World) -> None:
+    _, signer, _ = chain_bundle
+    _rotate(world, "processor", None)
+    bundle = build_bundle(world.ledger, "K-1")
+    report = verify_bundle(bundle, signer.verifier_key())
+    assert report.ok, report.findings
+    assert max(item["seq"] for item in bundle["entries"]) < report.checkpoint_size  # type: ignore[operator]
